@@ -1,0 +1,170 @@
+"""Tests of facelib.download (re-exported by facelib.data) against a local HTTP server: never the internet.
+
+A tiny celeba_hq.zip in the StarGAN-v2 layout is served from 127.0.0.1 by a handler that honours Range
+requests, and records them, so resuming can be checked byte by byte.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import socket
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from facelib.data import CelebAHQ, ChecksumError, DownloadError, download_celeba_hq
+
+
+def _make_zip() -> bytes:
+    """celeba_hq/{train,val}/{female,male}/*.jpg with tiny JPEGs, stored uncompressed so the zip is a few KB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for split, n in (("train", 2), ("val", 1)):
+            for g, colour in (("female", (220, 40, 40)), ("male", (40, 40, 220))):
+                for i in range(n):
+                    jpg = io.BytesIO()
+                    Image.new("RGB", (32, 32), colour).save(jpg, format="JPEG")
+                    zf.writestr(f"celeba_hq/{split}/{g}/{i:06d}.jpg", jpg.getvalue())
+    return buffer.getvalue()
+
+
+ZIP = _make_zip()
+ZIP_SHA256 = hashlib.sha256(ZIP).hexdigest()
+
+
+class _Server:
+    """Serves ZIP at /celeba_hq.zip; `requests` records (path, Range header); `honour_range` can be switched off."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []
+        self.honour_range = True
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                range_header = self.headers.get("Range")
+                server.requests.append((self.path, range_header))
+                if not self.path.startswith("/celeba_hq.zip"):
+                    self.send_error(404)
+                    return
+                start = 0
+                match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
+                if match and server.honour_range:
+                    start = int(match.group(1))
+                    if start >= len(ZIP):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(ZIP)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(ZIP) - 1}/{len(ZIP)}")
+                else:
+                    self.send_response(200)
+                body = ZIP[start:]
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:  # keep pytest output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/celeba_hq.zip"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy from the environment would intercept requests to 127.0.0.1."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+
+
+@pytest.fixture()
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    yield srv
+    srv.close()
+
+
+def _download(dest: Path, url: str, **kw) -> Path:
+    return download_celeba_hq(dest, url=url, timeout=5, chunk_size=512, progress=False, **kw)
+
+
+def test_full_download_extracts_and_verifies(server: _Server, tmp_path: Path):
+    root = _download(tmp_path, server.url, sha256=ZIP_SHA256, expected_size=len(ZIP))
+    assert root == tmp_path / "celeba_hq"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg")) == [
+        "train/female/000000.jpg", "train/female/000001.jpg", "train/male/000000.jpg", "train/male/000001.jpg",
+        "val/female/000000.jpg", "val/male/000000.jpg",
+    ]
+    assert CelebAHQ(root, split="train", size=8).counts() == {"female": 2, "male": 2}
+    assert not (tmp_path / "celeba_hq.zip").exists() and not (tmp_path / "celeba_hq.zip.part").exists()
+    assert server.requests == [("/celeba_hq.zip", None)]
+    # idempotent: a second call finds the data and makes no request
+    assert _download(tmp_path, server.url, sha256=ZIP_SHA256) == root
+    assert len(server.requests) == 1
+
+
+def test_resume_from_partial_file(server: _Server, tmp_path: Path):
+    half = len(ZIP) // 2
+    (tmp_path / "celeba_hq.zip.part").write_bytes(ZIP[:half])
+    root = _download(tmp_path, server.url, sha256=ZIP_SHA256, keep_zip=True)
+    assert server.requests == [("/celeba_hq.zip", f"bytes={half}-")]  # only the missing bytes were asked for
+    assert (tmp_path / "celeba_hq.zip").read_bytes() == ZIP
+    assert len(list(root.rglob("*.jpg"))) == 6
+
+
+def test_resume_when_part_is_already_complete(server: _Server, tmp_path: Path):
+    (tmp_path / "celeba_hq.zip.part").write_bytes(ZIP)  # server answers 416: nothing left to fetch
+    root = _download(tmp_path, server.url, sha256=ZIP_SHA256)
+    assert len(list(root.rglob("*.jpg"))) == 6
+
+
+def test_server_ignoring_range_restarts_cleanly(server: _Server, tmp_path: Path):
+    server.honour_range = False
+    (tmp_path / "celeba_hq.zip.part").write_bytes(b"stale bytes that must not stay in front")
+    root = _download(tmp_path, server.url, sha256=ZIP_SHA256)
+    assert len(list(root.rglob("*.jpg"))) == 6
+
+
+def test_wrong_checksum_extracts_nothing(server: _Server, tmp_path: Path):
+    with pytest.raises(ChecksumError, match="SHA-256") as err:
+        _download(tmp_path, server.url, sha256="0" * 64)
+    assert "Nothing was extracted" in str(err.value)
+    assert not (tmp_path / "celeba_hq").exists() and not (tmp_path / "celeba_hq.zip").exists()
+    with pytest.raises(ChecksumError, match="expected_size"):
+        _download(tmp_path / "other", server.url, expected_size=len(ZIP) + 1)
+    assert not (tmp_path / "other" / "celeba_hq").exists()
+
+
+def test_http_error_is_reported(server: _Server, tmp_path: Path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        _download(tmp_path, server.url.replace("celeba_hq.zip", "missing.zip"))
+
+
+def test_unreachable_server_gives_offline_help(tmp_path: Path):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DownloadError) as err:
+        _download(tmp_path, f"http://127.0.0.1:{port}/celeba_hq.zip")
+    text = str(err.value)
+    assert isinstance(err.value, OSError)
+    assert "no internet connection" in text and "FACELIB_DATA" in text and "by hand" in text
+    assert not (tmp_path / "celeba_hq").exists()
