@@ -1,0 +1,307 @@
+"""facelib.train: config validation, the loop, history files, resume, NaN stop, D/G alternation and the CLI.
+
+Everything runs on CPU with tiny models (widths 8/16/32, one residual block, 32x32 synthetic faces, a random
+two-layer VGG), so a training step takes a few milliseconds.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from facelib.checkpoint import CheckpointError
+from facelib.train import (
+    PRESETS,
+    NonFiniteLossError,
+    Trainer,
+    TrainConfig,
+    load_generator,
+    main,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_COLUMNS = ["epoch", "train_pixel", "train_perceptual", "val_pixel", "val_perceptual"]
+GAN_COLUMNS = ["train_d_loss", "train_g_adv", "train_d_real_acc", "train_d_fake_acc"]
+# Columns that measure wall-clock time, which legitimately differ between identical runs.
+TIMING = {"images_per_s", "time_s"}
+
+
+def tiny(out_dir: Path, preset: str = "generator", **overrides) -> TrainConfig:
+    """A config that trains in milliseconds per step on one CPU core."""
+    kw = dict(
+        data="synthetic", image_size=32, n_synthetic=16, max_val_images=4, widths=(8, 16, 32), num_residual=1,
+        batch_size=4, epochs=1, vgg_weights=None, perceptual_weight=0.01, perceptual_layers=(1, 6),
+        masks="rectangles", d_base=8, device="cpu", out_dir=str(out_dir), checkpoint_every=2, log_every=1,
+    )
+    if preset == "context_encoder":
+        kw.pop("masks")
+    kw.update(overrides)
+    return TrainConfig.preset(preset, **kw)
+
+
+def checkpoint(out_dir: Path) -> dict:
+    return torch.load(Path(out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs"
+
+
+def strip_timing(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+# ------------------------------------------------------------------------------------------------ config
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"image_size": 30}, "image_size"),
+        ({"model": "gan"}, "preset"),
+        ({"model": "unet"}, "model"),
+        ({"masks": "blobs"}, "masks"),
+        ({"amp": "fp8"}, "amp"),
+        ({"lr": -1.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"adversarial": "wgan"}, "adversarial"),
+        ({"pixel_loss": "huber"}, "pixel_loss"),
+        ({"betas": (0.5, 1.5)}, "betas"),
+        ({"widths": (8, 16)}, "widths"),
+        ({"compile": "fastest"}, "compile"),
+        ({"vgg_weights": "imagenet"}, "vgg_weights"),
+        ({"model": "context_encoder", "image_size": 48}, "image_size"),
+        ({"model": "context_encoder", "masks": "freeform"}, "masks"),
+        ({"perceptual_weight": -0.1}, "perceptual_weight"),
+        ({"max_steps": 0}, "max_steps"),
+    ],
+)
+def test_bad_config_names_the_field(overrides, fragment):
+    with pytest.raises(ValueError, match=fragment) as info:
+        TrainConfig(**overrides)
+    assert "TrainConfig." in str(info.value) or "preset" in str(info.value)
+
+
+def test_config_round_trip_and_presets():
+    for name in PRESETS:
+        cfg = TrainConfig.preset(name, image_size=64)
+        assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    ce = TrainConfig.preset("context_encoder")
+    assert (ce.mask_kind, ce.pixel_loss, ce.pixel_weight, ce.adv_weight) == ("center", "l2", 0.999, 0.001)
+    assert TrainConfig().mask_kind == "mixed"
+    assert TrainConfig.preset("gan").adversarial != "none"
+    with pytest.raises(ValueError, match="unknown preset"):
+        TrainConfig.preset("pix2pix")
+
+
+# -------------------------------------------------------------------------------------------- the loop
+def test_loss_decreases_and_history_files(tmp_path):
+    # 8 fixed faces, 2 steps per epoch, 30 epochs = 60 steps.
+    cfg = tiny(tmp_path / "run", n_synthetic=8, epochs=30, lr=2e-3, checkpoint_every=100)
+    result = train(cfg, progress=False)
+    rows = result["history"]
+    assert len(rows) == 30 and result["global_step"] == 60 and result["stopped"] == "epochs"
+    first, last = rows[0]["train_pixel"], rows[-1]["train_pixel"]
+    assert last < 0.6 * first, (first, last)
+    assert rows[-1]["val_pixel"] < rows[0]["val_pixel"]
+
+    with open(tmp_path / "run" / "history.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0])[:5] == SEED_COLUMNS
+    assert len(table) == 30
+    for row in table:
+        for col in SEED_COLUMNS:
+            assert math.isfinite(float(row[col])), (col, row[col])
+    saved = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert saved["config"]["n_synthetic"] == 8 and len(saved["history"]) == 30
+    assert [r["epoch"] for r in saved["history"]] == list(range(1, 31))
+    for name in ("loss_curves.png", "samples.png"):
+        assert (tmp_path / "run" / name).stat().st_size > 1000
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    cfg = tiny(tmp_path / "run", max_steps=1)
+    train(cfg, progress=False)
+    with pytest.raises(FileExistsError, match="resume"):
+        train(cfg, progress=False)
+    # overwrite=True starts afresh (and ends at the same place).
+    result = train(tiny(tmp_path / "run", max_steps=1, overwrite=True), progress=False)
+    assert result["global_step"] == 1
+
+
+def test_resume_mid_epoch_is_bit_identical(tmp_path):
+    """A run stopped inside an epoch (max_steps) and resumed equals an uninterrupted run, weights and history."""
+    full = train(tiny(tmp_path / "a", epochs=2), progress=False)  # 4 steps per epoch -> 8 steps
+    train(tiny(tmp_path / "b", epochs=2, max_steps=3), progress=False)
+    assert checkpoint(tmp_path / "b")["global_step"] == 3
+    resumed = train(tiny(tmp_path / "b", epochs=2, resume=True), progress=False)
+    a, b = checkpoint(tmp_path / "a"), checkpoint(tmp_path / "b")
+    assert a["global_step"] == b["global_step"] == 8
+    assert_same_state(a["generator"], b["generator"])
+    assert strip_timing(full["history"]) == strip_timing(resumed["history"])
+    # Adam's moments too.
+    for sa, sb in zip(a["g_opt"]["state"].values(), b["g_opt"]["state"].values()):
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+
+
+def test_resume_after_a_crash_is_bit_identical(tmp_path, monkeypatch):
+    """Simulated kill: the step raises after the checkpoint of step 4; resuming finishes identically."""
+    train(tiny(tmp_path / "a", preset="gan", epochs=2), progress=False)
+
+    original = Trainer.save_checkpoint
+
+    def crash_after_step_4(self, epoch_file=False):
+        path = original(self, epoch_file)
+        if self.global_step == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return path
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", crash_after_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(tmp_path / "b", preset="gan", epochs=2), progress=False)
+    monkeypatch.setattr(Trainer, "save_checkpoint", original)
+    assert checkpoint(tmp_path / "b")["global_step"] == 4
+    train(tiny(tmp_path / "b", preset="gan", epochs=2, resume=True), progress=False)
+    a, b = checkpoint(tmp_path / "a"), checkpoint(tmp_path / "b")
+    assert_same_state(a["generator"], b["generator"])
+    assert_same_state(a["discriminator"], b["discriminator"])
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    train(tiny(tmp_path / "a", epochs=2), progress=False)
+    train(tiny(tmp_path / "b", epochs=1), progress=False)
+    result = train(tiny(tmp_path / "b", epochs=2, resume=True), progress=False)
+    assert [r["epoch"] for r in result["history"]] == [1, 2]
+    assert_same_state(checkpoint(tmp_path / "a")["generator"], checkpoint(tmp_path / "b")["generator"])
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    train(tiny(tmp_path / "run", max_steps=2), progress=False)
+    with pytest.raises(CheckpointError, match="lr"):
+        train(tiny(tmp_path / "run", lr=1e-3, resume=True), progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import facelib.losses as losses
+
+    real = losses.masked_pixel_loss
+    calls = {"n": 0}
+
+    def nan_at_third_step(*args, **kwargs):
+        calls["n"] += 1
+        value = real(*args, **kwargs)
+        return value * float("nan") if calls["n"] == 3 else value
+
+    monkeypatch.setattr(losses, "masked_pixel_loss", nan_at_third_step)
+    cfg = tiny(tmp_path / "run", checkpoint_every=2)
+    with pytest.raises(NonFiniteLossError, match=r"step 3.*pixel") as info:
+        train(cfg, progress=False)
+    assert "last good checkpoint" in str(info.value)
+    ckpt = checkpoint(tmp_path / "run")
+    assert ckpt["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in ckpt["generator"].values() if v.is_floating_point())
+
+
+def test_discriminator_and_generator_steps_touch_only_their_parameters(tmp_path):
+    trainer = Trainer(tiny(tmp_path / "run", preset="gan"), progress=False)
+
+    def snap(module):
+        return [p.detach().clone() for p in module.parameters()]
+
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a, b))
+
+    g0, d0 = snap(trainer.generator), snap(trainer.discriminator)
+    seen = {}
+    d_step, g_step = trainer.d_opt.step, trainer.g_opt.step
+
+    def d_step_checked(*a, **k):
+        out = d_step(*a, **k)
+        seen["g_after_d"], seen["d_after_d"] = snap(trainer.generator), snap(trainer.discriminator)
+        return out
+
+    def g_step_checked(*a, **k):
+        out = g_step(*a, **k)
+        seen["g_after_g"], seen["d_after_g"] = snap(trainer.generator), snap(trainer.discriminator)
+        return out
+
+    trainer.d_opt.step, trainer.g_opt.step = d_step_checked, g_step_checked
+    image, mask = next(trainer.source.epoch(0, 0))
+    logs = trainer.step(image, mask)
+    assert {"d_loss", "g_adv", "d_real_acc", "d_fake_acc", "pixel", "perceptual"} <= set(logs)
+    assert same(seen["g_after_d"], g0), "the discriminator step changed the generator"
+    assert not same(seen["d_after_d"], d0), "the discriminator step did not update the discriminator"
+    assert same(seen["d_after_g"], seen["d_after_d"]), "the generator step changed the discriminator"
+    assert not same(seen["g_after_g"], g0), "the generator step did not update the generator"
+
+
+def test_gpu_cache_path_runs_on_cpu_and_is_deterministic(tmp_path):
+    # The on-device data path works on any device; same seed -> same weights.
+    for name in ("a", "b"):
+        train(tiny(tmp_path / name, gpu_cache=True, mask_bank_size=16, max_steps=3), progress=False)
+    assert_same_state(checkpoint(tmp_path / "a")["generator"], checkpoint(tmp_path / "b")["generator"])
+
+
+def test_load_generator(tmp_path):
+    train(tiny(tmp_path / "run", max_steps=2), progress=False)
+    model, cfg = load_generator(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert cfg.widths == (8, 16, 32) and not model.training
+    x, m = torch.zeros(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    m[..., 8:24, 8:24] = 1
+    out = model(x, m)
+    assert out.shape == (1, 3, 32, 32) and out.abs().max() <= 1
+    with pytest.raises(FileNotFoundError, match="last.pt"):
+        load_generator(tmp_path / "nowhere" / "last.pt")
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_cli_model_list(capsys):
+    assert main(["--model", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("generator", "gated", "context_encoder", "gan"):
+        assert any(line.startswith(name) and len(line) > len(name) + 10 for line in out.splitlines()), name
+
+
+def test_cli_model_list_subprocess():
+    proc = subprocess.run([sys.executable, "-m", "facelib.train", "--model", "list"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == len(PRESETS)
+
+
+@pytest.mark.parametrize("model", ["generator", "gated", "context_encoder", "gan"])
+def test_cli_tiny_run(model, tmp_path, capsys):
+    out = tmp_path / model
+    args = ["--model", model, "--data", "synthetic", "--image-size", "32", "--n-synthetic", "8",
+            "--max-val-images", "4", "--widths", "8", "16", "32", "--num-residual", "1", "--batch-size", "4",
+            "--epochs", "2", "--vgg-weights", "none", "--perceptual-layers", "1", "6", "--d-base", "8",
+            "--device", "cpu", "--out-dir", str(out), "--no-progress"]
+    assert main(args) == 0
+    with open(out / "history.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 2
+    expected = SEED_COLUMNS + (GAN_COLUMNS if model in ("gan", "context_encoder") else [])
+    assert set(expected) <= set(table[0])
+    assert math.isfinite(float(table[-1]["val_pixel"]))
+    saved = json.loads((out / "history.json").read_text())["config"]
+    assert saved["model"] == PRESETS[model][1]["model"]
+    assert (out / "checkpoints" / "last.pt").is_file() and (out / "samples.png").is_file()
+    # The run exists now: a second call without --resume is refused with exit code 1 and a hint.
+    assert main(args) == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_cli_bad_parameter_is_a_clear_error(tmp_path, capsys):
+    assert main(["--image-size", "30", "--out-dir", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "image_size" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--amp", "fp8"])  # argparse choices
