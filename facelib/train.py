@@ -79,8 +79,12 @@ VGG_WEIGHT_CHOICES = ("caffe", "torchvision", None)
 #: Presets for ``--model``: name -> (one-line description, field overrides of ``TrainConfig``).
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "generator": (
-        "ResNet encoder-decoder (10.8 M params), L1 + 0.1 x VGG19 perceptual loss (the seed setting)",
+        "ResNet encoder-decoder (10.8 M params), L1 + 0.001 x VGG19 perceptual loss (the seed's pixel + perceptual setting)",
         {"model": "generator"},
+    ),
+    "pixel": (
+        "the same generator trained with the L1 pixel loss only (no perceptual term): the ablation",
+        {"model": "generator", "perceptual_weight": 0.0},
     ),
     "gated": (
         "gated-convolution generator (DeepFill v2 layers, same plan and losses as 'generator')",
@@ -99,7 +103,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "gan": (
-        "'generator' + a spectral-norm PatchGAN discriminator on the composite (L1 + 0.1 VGG + 0.01 hinge GAN)",
+        "'generator' + a spectral-norm PatchGAN discriminator on the composite (L1 + 0.001 VGG + 0.01 hinge GAN)",
         {"model": "generator", "adversarial": "hinge", "adv_weight": 0.01, "spectral_norm": True},
     ),
 }
@@ -185,7 +189,10 @@ class TrainConfig:
     pixel_weight: float = _opt(1.0, "weight of the pixel loss")
     hole_weight: float = _opt(1.0, "pixel-loss weight inside the hole")
     valid_weight: float = _opt(1.0, "pixel-loss weight on the known pixels")
-    perceptual_weight: float = _opt(0.1, "weight of the VGG19 perceptual loss (0 = off)")
+    # Caffe VGG19 features see inputs on a 0-255 scale, so their L1 distance is about 200 at the start of
+    # training against about 0.5 for the pixel L1: 0.001 makes the two terms comparable (papers' lambda ~0.05
+    # on ImageNet-normalised features, whose scale is ~58x smaller).
+    perceptual_weight: float = _opt(0.001, "weight of the VGG19 perceptual loss (0 = off)")
     perceptual_layers: tuple[int, ...] = _opt((1, 6, 11, 20, 29), "VGG19 feature indices (relu1_1 ... relu5_1)",
                                               nargs="+", parse=int)
     style_weight: float = _opt(0.0, "weight of the Gram-matrix style loss on the same VGG features (0 = off)")
