@@ -1,0 +1,188 @@
+"""facelib.series: parameter validation, prepared copies for nbval, and the structure every notebook shares.
+
+Executing the notebooks is `make test`'s job (nbval on `python -m facelib.series prepare --small` copies);
+these tests only read notebooks, so they take seconds.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from facelib import series
+
+ROOT = series.repo_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+OWN = ["00_overview", "01_data_and_masks", "02_encoder", "03_residual_blocks", "04_decoder", "05_vgg_features"]
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def test_repo_root_and_notebook_order():
+    assert (ROOT / "facelib" / "series.py").is_file()
+    assert series.notebook_paths() == NOTEBOOKS
+    assert [p.name[:2] for p in NOTEBOOKS] == sorted(p.name[:2] for p in NOTEBOOKS)
+    assert set(OWN) <= {p.stem for p in NOTEBOOKS}
+    assert _ids(series.notebook_paths(only="01,05")) == ["01_data_and_masks", "05_vgg_features"]
+    with pytest.raises(ValueError, match="no notebook"):
+        series.notebook_paths(only=["99"])
+
+
+def test_figures_path_is_relative_to_notebooks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the cwd must not matter
+    assert series.figures_path("../figures", create=False) == ROOT / "figures"
+    assert series.figures_path(tmp_path / "f") == tmp_path / "f" and (tmp_path / "f").is_dir()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_every_notebook_has_the_common_parameters(path):
+    params = series.notebook_parameters(path)
+    missing = set(series.COMMON_PARAMETERS) - set(params)
+    assert not missing, f"{path.name} lacks common parameters {sorted(missing)}"
+    assert params["data"] is None and params["seed"] == 0 and params["device"] == "auto"
+    assert params["figures_dir"] == "../figures"
+    # the --small values must be accepted by the notebook
+    assert series.parameters_for(path, small=True)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert "Learning goals" in first.source
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name}: commit with outputs stripped"
+            source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
+            ast.parse(source)
+    exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+    assert exercises, f"{path.name} has no '## Exercises' section"
+    tail = nb.cells[exercises[-1]:]
+    hidden = [c for c in tail if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert hidden, f"{path.name}: the solutions belong in a collapsed (source_hidden) cell after the exercises"
+    assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_teaching_notebooks_short_cells_and_facelib(name):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert "You need" in nb.cells[0].source
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "from facelib" in text and "figures_path(figures_dir)" in text
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        if cell.metadata.get("jupyter", {}).get("source_hidden"):
+            continue
+        body = [l for l in cell.source.splitlines() if l.strip() and not l.startswith(("import ", "from "))]
+        assert len(body) <= 16, f"{name}: long code cell ({len(body)} lines): {cell.source[:120]}"
+        assert not any(isinstance(n, ast.ClassDef) for n in ast.walk(ast.parse(
+            "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith("%"))))), \
+            f"{name}: classes belong in facelib"
+    # prose between the code: at least as many markdown cells as code cells, minus the setup
+    kinds = [c.cell_type for c in nb.cells]
+    assert kinds.count("markdown") >= kinds.count("code") - 2
+
+
+def _fake_repo(tmp_path, source: str) -> Path:
+    """A repository copy holding one notebook with the given parameters cell."""
+    (tmp_path / "facelib").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# T\n\nLearning goals"),
+        nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(image_size)"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "notebooks" / "01_fake.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_validation_names_notebook_and_parameter(tmp_path):
+    path = _fake_repo(tmp_path, "data = None\nimage_size = 64\nlr = 0.1\nwidths = [1, 2]\nflag = False\nname = 'x'")
+    series.validate_parameters(path, {"image_size": 32, "lr": 1, "widths": (3, 4), "data": "/x", "flag": True,
+                                      "name": None})
+    with pytest.raises(series.ParameterError, match=r"01_fake\.ipynb: unknown parameter 'imagesize'"):
+        series.validate_parameters(path, {"imagesize": 32})
+    with pytest.raises(series.ParameterError, match=r"01_fake\.ipynb: parameter 'image_size' must be of type int"):
+        series.validate_parameters(path, {"image_size": "64"})
+    with pytest.raises(series.ParameterError, match="'image_size' must be of type int"):
+        series.validate_parameters(path, {"image_size": True})  # bool is not an int here
+    with pytest.raises(series.ParameterError, match="'flag' must be of type bool"):
+        series.validate_parameters(path, {"flag": 1})
+    with pytest.raises(series.ParameterError, match="'lr' must be of type float"):
+        series.validate_parameters(path, {"lr": "fast"})
+
+
+def test_parameters_cell_must_be_literals(tmp_path):
+    path = _fake_repo(tmp_path, "image_size = 2 ** 6\nimport os")
+    with pytest.raises(series.ParameterError, match="literal default"):
+        series.notebook_parameters(path)
+
+
+def test_prepare_writes_parameterised_copies(tmp_path, monkeypatch):
+    out = tmp_path / "nbval"
+    data = tmp_path / "faces"
+    written = series.prepare(out, small=True, data=str(data), only=["00", "05"])
+    assert [p.name for p in written] == ["00_overview.ipynb", "05_vgg_features.ipynb"]
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        p = next(i for i, t in enumerate(tags) if "parameters" in t)
+        assert "injected-parameters" in tags[p + 1], "papermill puts the injected cell right after `parameters`"
+        injected = {}
+        exec(nb.cells[p + 1].source, {}, injected)
+        expected = {**series.SMALL_COMMON, **series.SMALL[path.stem]}
+        assert {k: injected[k] for k in expected} == expected
+        assert injected["data"] == str(data.resolve())
+        assert injected["figures_dir"] == str((out / "figures").resolve())
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+    # 'synthetic' is passed through, not turned into a path
+    nb = nbformat.read(series.prepare(tmp_path / "s", data="synthetic", only="00")[0], as_version=4)
+    assert 'data = "synthetic"' in nb.cells[[i for i, c in enumerate(nb.cells)
+                                            if "injected-parameters" in c.metadata.get("tags", [])][0]].source
+
+
+def test_prepare_refuses_unknown_parameter_before_writing(tmp_path):
+    out = tmp_path / "nbval"
+    with pytest.raises(series.ParameterError, match=r"00_overview\.ipynb: unknown parameter 'epochz'"):
+        series.prepare(out, only="00", extra={"epochz": 3})
+    assert not out.exists()
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert series.main(["prepare", "--only", "00", "-p", "nonexistent", "1", str(tmp_path / "o")]) == 1
+    assert "no selected notebook has a parameter called 'nonexistent'" in capsys.readouterr().err
+    assert series.main(["run", "--only", "02", "-p", "image_size", "'big'", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "02_encoder.ipynb" in err and "image_size" in err
+    assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_small_overrides_name_real_parameters():
+    by_stem = {p.stem: p for p in NOTEBOOKS}
+    for stem, values in series.SMALL.items():
+        if stem in by_stem:
+            unknown = set(values) - set(series.notebook_parameters(by_stem[stem]))
+            assert not unknown, f"SMALL[{stem!r}] sets unknown parameters {sorted(unknown)}"
+
+
+def test_run_reports_the_failing_notebook_and_cell(tmp_path, monkeypatch):
+    """A failing cell stops the series with the notebook's name and the cell (papermill runs a real kernel)."""
+    pytest.importorskip("papermill")
+    path = _fake_repo(tmp_path, "data = None\nimage_size = 64\nn_images = 1\nseed = 0\ndevice = 'auto'\n"
+                                "figures_dir = '../figures'")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('boom')"))
+    nbformat.write(nb, path)
+    monkeypatch.setenv("FACELIB_REPO", str(tmp_path))
+    with pytest.raises(series.NotebookFailedError, match=r"01_fake\.ipynb failed in cell \d+.*boom"):
+        series.run(tmp_path / "out", only="01")
