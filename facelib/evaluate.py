@@ -58,6 +58,7 @@ __all__ = [
     "TABLE_METRICS",
     "CENTER_METRICS",
     "supported_kinds",
+    "find_checkpoints",
     "evaluate",
     "evaluate_methods",
     "summary_rows",
@@ -286,6 +287,27 @@ def load_checkpoint_method(path: str | os.PathLike, size: int, device: str | tor
     about = (f"{path} ({config.model}, widths {list(config.widths)}, trained at {config.image_size}x"
              f"{config.image_size} on {config.data or 'the default faces (FACELIB_DATA, data/, else synthetic)'} with {config.mask_kind} masks, step {step})")
     return model, about
+
+
+def find_checkpoints(folder: str | os.PathLike, size: int,
+                     exclude: str | os.PathLike | None = None) -> dict[str, Path]:
+    """``{run name: last.pt}`` of the ``facelib.train`` runs under ``folder`` that were trained at ``size``.
+
+    The name is the run folder relative to ``folder``; runs under ``exclude`` are skipped (e.g. a notebook's
+    own fallback run).
+    """
+    from .checkpoint import load_checkpoint
+    from .train import TrainConfig
+
+    folder = Path(folder)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("**/checkpoints/last.pt")):
+        if skip is not None and skip in path.resolve().parents:
+            continue
+        if TrainConfig.from_dict(load_checkpoint(path)["config"]).image_size == size:
+            found[str(path.parent.parent.relative_to(folder))] = path
+    return found
 
 
 def _parse_checkpoint(spec: str) -> tuple[str, Path]:

@@ -167,7 +167,7 @@ class TrainConfig:
                                       parse=_parse_optional_int)
     masks: str = _opt("auto", "hole masks ('auto' = center for context_encoder, mixed otherwise)",
                       choices=MASK_CHOICES)
-    mask_root: str | None = _opt(None, "NVIDIA irregular-mask folder for masks irregular/mixed (or FACELIB_MASKS)",
+    mask_root: str | None = _opt(None, "NVIDIA irregular-mask folder for masks irregular/mixed (mixed adds them when given)",
                                  parse=_parse_optional_str)
     # --- model
     model: str = _opt("generator", "generator architecture", choices=MODEL_NAMES)
@@ -952,12 +952,6 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ figures
     def _figures(self, rows: list[dict[str, Any]]) -> dict[str, str]:
         out: dict[str, str] = {}
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-        except Exception:  # pragma: no cover - matplotlib is a dependency
-            return out
         if rows:
             out["loss_curves"] = str(_plot_history(rows, self.out_dir / "loss_curves.png",
                                                    title=f"{self.config.model}: {_describe(self.train_faces)}"))
@@ -993,61 +987,21 @@ def _describe(ds: Dataset) -> str:
 
 
 def _plot_history(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Loss curves via ``facelib.viz.plot_history`` when available, else a minimal matplotlib figure."""
-    try:
-        from .viz import plot_history  # type: ignore[attr-defined]
-    except ImportError:
-        plot_history = None
+    """Loss curves of a run (``facelib.viz.plot_history``) saved to ``path``."""
     import matplotlib.pyplot as plt
 
-    if plot_history is not None:
-        fig = plot_history(rows)
-        fig = getattr(fig, "figure", fig)
-    else:
-        keys = [k for k in ("train_pixel", "val_pixel", "train_perceptual", "val_perceptual", "train_d_loss",
-                            "train_g_adv") if any(r.get(k) is not None for r in rows)]
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for k in keys:
-            pts = [(r["epoch"], r[k]) for r in rows if r.get(k) is not None]
-            ax.plot(*zip(*pts), marker="o", label=k.replace("_", " "))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.set_title(title, fontsize=8)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from .viz import plot_history
+
+    fig = plot_history(rows, path=path, title=title)
     plt.close(fig)
     return path
 
 
 def _save_grid(rows: dict[str, Tensor], path: Path, title: str) -> Path:
-    """Image grid (one row per entry of ``rows``) via ``facelib.viz.save_inpainting_grid`` when available."""
-    try:
-        from .viz import save_inpainting_grid  # type: ignore[attr-defined]
-    except ImportError:
-        save_inpainting_grid = None
-    if save_inpainting_grid is not None:
-        save_inpainting_grid(rows, path, title=title)
-        return path
-    import matplotlib.pyplot as plt
+    """Image grid, one row per entry of ``rows`` (``facelib.viz.save_inpainting_grid``)."""
+    from .viz import save_inpainting_grid
 
-    names = list(rows)
-    n = rows[names[0]].shape[0]
-    fig, axes = plt.subplots(len(names), n, figsize=(1.3 * n, 1.4 * len(names)), squeeze=False)
-    for r, name in enumerate(names):
-        for i in range(n):
-            img = ((rows[name][i].detach().float().cpu().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
-            ax = axes[r][i]
-            ax.imshow(img)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_ylabel(name, fontsize=8)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_inpainting_grid(rows, path, title=title)
 
 
 # ========================================================================================= public API
