@@ -180,7 +180,7 @@ def header(device: torch.device, args: argparse.Namespace, params: int) -> None:
     print(f"device: {device} ({name}); torch {torch.__version__}, CUDA {torch.version.cuda}, "
           f"threads {torch.get_num_threads()}")
     print(f"model: InpaintingGenerator widths {tuple(args.widths)}, {args.num_residual} residual blocks, "
-          f"{params:,} parameters; L1 + 0.1 VGG19 perceptual ({args.vgg_weights} weights); "
+          f"{params:,} parameters; L1 + {TrainConfig().perceptual_weight:g} x VGG19 perceptual ({args.vgg_weights} weights); "
           f"{args.size}x{args.size}, batch {args.batch}; median of {args.steps} steps")
 
 
