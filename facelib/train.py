@@ -167,8 +167,8 @@ class TrainConfig:
                                       parse=_parse_optional_int)
     masks: str = _opt("auto", "hole masks ('auto' = center for context_encoder, mixed otherwise)",
                       choices=MASK_CHOICES)
-    mask_root: str | None = _opt(None, "NVIDIA irregular-mask folder for masks irregular/mixed (mixed adds them when given)",
-                                 parse=_parse_optional_str)
+    mask_root: str | None = _opt(None, "NVIDIA irregular-mask folder: needed by masks=irregular, added to "
+                                 "masks=mixed when given", parse=_parse_optional_str)
     # --- model
     model: str = _opt("generator", "generator architecture", choices=MODEL_NAMES)
     widths: tuple[int, ...] = _opt((64, 128, 256), "encoder widths (context_encoder: base = widths[0], "
