@@ -84,15 +84,3 @@ def test_code_is_valid_and_reuses_facelib(name: str) -> None:
     assert "from facelib" in text
     # Runs go to a folder under the repository root, never next to the notebooks.
     assert "repo_root()" in text
-
-
-def test_small_parameters_exist_in_notebooks() -> None:
-    """Every small override that the series runner injects must name a parameter of the notebook."""
-    series = pytest.importorskip("facelib.series")
-    small = getattr(series, "SMALL", None)
-    if not isinstance(small, dict):
-        pytest.skip("facelib.series has no SMALL dict")
-    for name in NAMES:
-        if name in small:
-            unknown = set(small[name]) - set(_parameter_names(_load(name)))
-            assert not unknown, f"SMALL[{name!r}] sets unknown parameters {sorted(unknown)}"
