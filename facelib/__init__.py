@@ -2,6 +2,16 @@
 
 Modules, one concept each: `data` (face datasets), `masks` (hole generators), `models` (generators and
 discriminators), `vgg` (VGG19 features and perceptual loss), `losses`, `train`, `metrics`, `evaluate`,
-`baselines` (OpenCV inpainting) and `viz` (grids, curves, widgets).
+`baselines` (OpenCV inpainting), `viz` (grids, curves, widgets) and `pretrained` (committed weights:
+``facelib.load_pretrained("generator")``).
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``facelib.load_pretrained`` without importing torch at ``import facelib`` (PEP 562 lazy attribute).
+    if name in ("load_pretrained", "load_manifest", "available_weights"):
+        from . import pretrained
+
+        return getattr(pretrained, name)
+    raise AttributeError(f"module 'facelib' has no attribute {name!r}")

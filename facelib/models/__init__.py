@@ -53,6 +53,7 @@ __all__ = [
     "GENERATORS",
     "MODELS",
     "build_generator",
+    "generator_options",
     "count_parameters",
     "parameter_table",
 ]
@@ -78,6 +79,21 @@ def build_generator(name: str, **kwargs) -> nn.Module:
     except KeyError:
         raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}") from None
     return cls(**kwargs)
+
+
+def generator_options(name: str, image_size: int, widths: tuple[int, ...] = (64, 128, 256),
+                      num_residual: int = 8) -> dict:
+    """The ``build_generator(name, **options)`` keyword arguments of a training configuration's model.
+
+    The Context Encoder is built for one image size (its hole is the centre half) and takes a base width and a
+    bottleneck width; the other generators take the encoder widths and the number of residual blocks.
+    """
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+    if GENERATORS[name] is ContextEncoder:
+        return {"image_size": image_size, "hole_size": image_size // 2, "base": widths[0],
+                "bottleneck_channels": 2 * widths[-1]}
+    return {"widths": list(widths), "num_residual": num_residual}
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

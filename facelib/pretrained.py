@@ -1,0 +1,284 @@
+"""Trained weights that describe themselves: ``load_pretrained("generator")`` and the ``weights/`` folder.
+
+Each model in ``weights/`` is
+
+- one or more ``safetensors`` files holding its ``state_dict`` in fp16 (tensors only: loading a file cannot
+  run code, unlike a pickle), every file at most 15 MiB so that git hosts take it without LFS, and
+- a manifest ``NAME.json`` (format ``facelib.weights/1``): the architecture and its constructor options, the
+  image size, the training data and split, epochs and steps, the exact command, device and date, the
+  per-epoch history, the sha256 and size of every file, and the protocol results measured with these very
+  fp16 weights.
+
+The manifest plays the part of torchvision's ``Weights.meta``: a notebook prints a model's recipe and its
+protocol numbers straight from it (``load_manifest``), and ``load_pretrained`` checks every sha256 before
+building the model, so a truncated or edited file gives one clear error instead of a silently wrong model.
+
+    python -m facelib.pretrained list                        # what is in weights/
+    python -m facelib.pretrained export --checkpoint runs/g/checkpoints/epoch_6.pt --name generator \\
+        --command "python -m facelib.train ..."             # a training checkpoint -> fp16 weights + manifest
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+from torch import Tensor, nn
+
+from .checkpoint import atomic_write_json
+from .models import build_generator, count_parameters
+
+__all__ = [
+    "WEIGHTS_FORMAT",
+    "MAX_FILE_BYTES",
+    "REPO_WEIGHTS_DIR",
+    "WeightsNotFoundError",
+    "WeightsIntegrityError",
+    "resolve_weights_dir",
+    "update_results",
+    "available_weights",
+    "load_manifest",
+    "load_state_dict",
+    "load_pretrained",
+    "export_weights",
+    "main",
+]
+
+WEIGHTS_FORMAT = "facelib.weights/1"
+#: Largest file written by ``export_weights``: 15 MiB (GitHub warns above 50 MB; small files diff and clone well).
+MAX_FILE_BYTES = 15 * 2**20
+#: The repository's committed weights (``FACELIB_WEIGHTS`` or an explicit ``weights_dir`` overrides it).
+REPO_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """No weights of that name (the message lists the names that exist and how to make more)."""
+
+
+class WeightsIntegrityError(ValueError):
+    """A weights file is missing, truncated or altered (its sha256 differs from the manifest's)."""
+
+
+def resolve_weights_dir(path: str | os.PathLike | None = None) -> Path:
+    """The weights folder: ``path``, else ``$FACELIB_WEIGHTS``, else the repository's ``weights/``."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("FACELIB_WEIGHTS")
+    return Path(env) if env else REPO_WEIGHTS_DIR
+
+
+def available_weights(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    """``{name: manifest}`` of every model in the weights folder (an empty dict when there is none)."""
+    folder = resolve_weights_dir(path)
+    found: dict[str, dict[str, Any]] = {}
+    for manifest in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # not ours (or unreadable): load_manifest reports it when asked for by name
+        if isinstance(data, dict) and data.get("format") == WEIGHTS_FORMAT:
+            found[str(data.get("name", manifest.stem))] = data
+    return found
+
+
+def _not_found(name: str, folder: Path) -> WeightsNotFoundError:
+    names = ", ".join(available_weights(folder)) or "none"
+    return WeightsNotFoundError(
+        f"no weights named {name!r} in {folder} (available: {names}). Train a model (python -m facelib.train) and "
+        "export it (python -m facelib.pretrained export --checkpoint ... --name NAME), or pass weights_dir=...")
+
+
+def load_manifest(name: str, weights_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The manifest of model ``name`` (architecture, training recipe, files, protocol results)."""
+    folder = resolve_weights_dir(weights_dir)
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        raise _not_found(name, folder)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise WeightsIntegrityError(f"{path} is not valid JSON ({err}); restore it: git checkout -- {path}") from None
+    if manifest.get("format") != WEIGHTS_FORMAT:
+        raise WeightsIntegrityError(f"{path} is not a facelib weights manifest (format {manifest.get('format')!r}, "
+                                    f"expected {WEIGHTS_FORMAT!r})")
+    return manifest
+
+
+def load_state_dict(name: str, weights_dir: str | os.PathLike | None = None, verify: bool = True,
+                    dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+    """The ``state_dict`` of model ``name``: floating tensors cast to ``dtype`` (stored as fp16), others as stored.
+
+    Raises:
+        WeightsNotFoundError: no such model. WeightsIntegrityError: a file is missing or its sha256 differs.
+    """
+    folder = resolve_weights_dir(weights_dir)
+    manifest = load_manifest(name, folder)
+    state: dict[str, Tensor] = {}
+    for entry in manifest["files"]:
+        path = folder / entry["path"]
+        if not path.is_file():
+            raise WeightsIntegrityError(f"{path} is missing (listed in {name}.json); restore it: git checkout -- "
+                                        f"{path}")
+        data = path.read_bytes()
+        if verify and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise WeightsIntegrityError(
+                f"{path}: sha256 differs from {name}.json (truncated or altered file, {len(data):,} bytes, "
+                f"expected {entry['bytes']:,}); restore it: git checkout -- {path}")
+        state.update(safetensors_load(data))
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+
+
+def load_pretrained(name: str, *, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                    verify: bool = True) -> nn.Module:
+    """A trained model from the weights folder, in eval mode, in float32 on ``device`` (no GPU needed).
+
+    Example::
+
+        g = load_pretrained("generator")                  # 64x64 classroom generator
+        out = g(mask_image(image, mask), mask)            # (N, 3, 64, 64) in [-1, 1]
+        load_manifest("generator")["results"]             # its protocol numbers
+
+    Raises:
+        WeightsNotFoundError: unknown name (the message lists the available ones).
+        WeightsIntegrityError: a file is missing, truncated or altered.
+    """
+    manifest = load_manifest(name, weights_dir)
+    arch = manifest["architecture"]
+    model = build_generator(arch["name"], **arch.get("options", {}))
+    model.load_state_dict(load_state_dict(name, weights_dir, verify=verify))
+    return model.to(device).eval()
+
+
+def _shards(state: Mapping[str, Tensor], max_bytes: int) -> list[dict[str, Tensor]]:
+    """Split a state dict into groups of at most ``max_bytes`` of tensor data (in order, greedily)."""
+    groups: list[dict[str, Tensor]] = [{}]
+    size = 0
+    for key, value in state.items():
+        nbytes = value.numel() * value.element_size()
+        if nbytes > max_bytes:
+            raise ValueError(f"tensor {key} alone is {nbytes:,} bytes, over the {max_bytes:,}-byte file limit")
+        if size + nbytes > max_bytes and groups[-1]:
+            groups.append({})
+            size = 0
+        groups[-1][key] = value
+        size += nbytes
+    return groups
+
+
+def export_weights(model: nn.Module, name: str, out_dir: str | os.PathLike, *, architecture: Mapping[str, Any],
+                   image_size: int, training: Mapping[str, Any], description: str = "",
+                   results: Mapping[str, Any] | None = None, max_file_bytes: int = MAX_FILE_BYTES) -> Path:
+    """Write ``model``'s weights as fp16 safetensors files (each at most ``max_file_bytes``) and its manifest.
+
+    Args:
+        model: the trained model (any dtype/device; floating tensors are stored as fp16).
+        name: the name ``load_pretrained`` will take (file stem).
+        architecture: ``{"name": registry name, "options": build_generator kwargs}``.
+        training: the recipe (config, data, split, epochs, steps, command, device, date, history ...).
+        results: protocol results measured with these fp16 weights (may be added later with ``update_results``).
+
+    Returns:
+        The manifest's path. Old files of the same name are replaced only after the new ones are complete.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in model.state_dict().items()}
+    # Leave room for each file's JSON header (name, dtype, shape and offsets: well under 200 bytes a tensor).
+    groups = _shards(state, max_file_bytes - 200 * len(state) - 1024)
+    files = []
+    for i, group in enumerate(groups, 1):
+        fname = f"{name}.safetensors" if len(groups) == 1 else f"{name}-{i:05d}-of-{len(groups):05d}.safetensors"
+        blob = safetensors_save(group, metadata={"format": "pt", "name": name, "shard": f"{i}/{len(groups)}"})
+        if len(blob) > max_file_bytes:
+            raise ValueError(f"{fname} would be {len(blob):,} bytes, over the {max_file_bytes:,}-byte limit")
+        path = out / fname
+        tmp = path.with_name(f".{fname}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        files.append({"path": fname, "bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()})
+    manifest = {
+        "format": WEIGHTS_FORMAT,
+        "name": name,
+        "description": description,
+        "architecture": {"name": architecture["name"], "options": dict(architecture.get("options", {})),
+                         "class": type(model).__name__, "parameters": count_parameters(model, trainable_only=False)},
+        "image_size": int(image_size),
+        "dtype": "float16",
+        "files": files,
+        "training": dict(training),
+        "results": dict(results or {}),
+        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return atomic_write_json(manifest, out / f"{name}.json")
+
+
+def update_results(name: str, results: Mapping[str, Any], weights_dir: str | os.PathLike | None = None) -> Path:
+    """Store protocol ``results`` in the manifest of ``name`` (the files and their sha256 stay as they are)."""
+    folder = resolve_weights_dir(weights_dir)
+    manifest = load_manifest(name, folder)
+    manifest["results"] = dict(results)
+    return atomic_write_json(manifest, folder / f"{name}.json")
+
+
+# ================================================================================================== CLI
+def _describe(name: str, m: Mapping[str, Any]) -> str:
+    t = m.get("training", {})
+    size = sum(f["bytes"] for f in m["files"])
+    return (f"{name:<16} {m['architecture']['class']} ({m['architecture']['parameters']:,} parameters), "
+            f"{m['image_size']}x{m['image_size']}, {t.get('epochs', '?')} epochs on {t.get('data', '?')}; "
+            f"{len(m['files'])} file(s), {size / 2**20:.1f} MiB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m facelib.pretrained",
+                                     description="List the committed weights, or export a training checkpoint.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="the models in the weights folder")
+    ls.add_argument("--weights-dir", default=None)
+    ex = sub.add_parser("export", help="a facelib.train checkpoint -> fp16 safetensors + manifest")
+    ex.add_argument("--checkpoint", required=True, help="e.g. runs/g/checkpoints/epoch_6.pt")
+    ex.add_argument("--name", required=True, help="the name load_pretrained will take")
+    ex.add_argument("--weights-dir", default=None, help="output folder (default: the repository's weights/)")
+    ex.add_argument("--command-line", default="", help="the exact training command, recorded in the manifest")
+    ex.add_argument("--description", default="")
+    ex.add_argument("--data-note", default="", help="what data and split trained it, in words")
+    ex.add_argument("--split-note", default="", help="the train/val split, in words")
+    ex.add_argument("--device-note", default="", help="the training hardware, in words")
+    ex.add_argument("--init-from", default=None, help="weights the run started from, if any (e.g. generator)")
+    ex.add_argument("--code-commit", default="", help="the git commit the training code ran at")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        found = available_weights(args.weights_dir)
+        lines = [_describe(n, m) for n, m in found.items()]
+        print("\n".join(lines) or f"no weights in {resolve_weights_dir(args.weights_dir)}")
+        return 0
+    from .export import checkpoint_to_weights  # the training package is only needed to export
+
+    try:
+        path = checkpoint_to_weights(args.checkpoint, args.name, resolve_weights_dir(args.weights_dir),
+                                     command=args.command_line, description=args.description,
+                                     data_note=args.data_note, split_note=args.split_note, device_note=args.device_note,
+                                     init_from=args.init_from, code_commit=args.code_commit)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""facelib.pretrained: fp16 safetensors weights with a manifest, exported from a training checkpoint."""
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from facelib.export import checkpoint_to_weights
+from facelib.models import composite, mask_image
+from facelib.pretrained import (
+    WEIGHTS_FORMAT,
+    WeightsIntegrityError,
+    WeightsNotFoundError,
+    available_weights,
+    export_weights,
+    load_manifest,
+    load_pretrained,
+    main,
+)
+from facelib.train import TrainConfig, load_generator, train
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A 2-step training run of a small generator on synthetic faces; returns its last checkpoint."""
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig.preset("generator", data="synthetic", n_synthetic=8, image_size=32, batch_size=2,
+                             max_steps=2, widths=(8, 16, 32), num_residual=1, vgg_weights=None,
+                             max_val_images=2, out_dir=str(out))
+    train(cfg, progress=False, figures=False)
+    return out / "checkpoints" / "last.pt"
+
+
+@pytest.fixture()
+def exported(tiny_run, tmp_path) -> Path:
+    checkpoint_to_weights(tiny_run, "tiny", tmp_path, command="python -m facelib.train ...",
+                          data_note="synthetic faces", device_note="test CPU")
+    return tmp_path
+
+
+def test_export_writes_safetensors_and_a_complete_manifest(exported):
+    m = load_manifest("tiny", exported)
+    assert m["format"] == WEIGHTS_FORMAT and m["name"] == "tiny" and m["dtype"] == "float16"
+    assert m["architecture"] == {"name": "generator", "options": {"widths": [8, 16, 32], "num_residual": 1},
+                                 "class": "InpaintingGenerator", "parameters": m["architecture"]["parameters"]}
+    assert m["image_size"] == 32
+    assert m["training"]["steps"] == 2 and m["training"]["command"] == "python -m facelib.train ..."
+    assert m["training"]["preset_config"]["widths"] == [8, 16, 32]
+    for f in m["files"]:
+        data = (exported / f["path"]).read_bytes()
+        assert len(data) == f["bytes"] and len(f["sha256"]) == 64
+        # safetensors: an 8-byte little-endian header length, then a JSON header: no pickle opcodes.
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+        assert header["__metadata__"]["name"] == "tiny"
+        assert all(v["dtype"] in ("F16", "I64") for k, v in header.items() if k != "__metadata__")
+        with pytest.raises(pickle.UnpicklingError):
+            pickle.loads(data)
+
+
+def test_load_pretrained_matches_the_checkpoint_within_fp16(tiny_run, exported):
+    model = load_pretrained("tiny", weights_dir=exported)
+    ref, _ = load_generator(tiny_run)
+    assert not model.training
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = (torch.rand(2, 1, 32, 32) > 0.7).float()
+    with torch.no_grad():
+        a = composite(model(mask_image(image, mask), mask), image, mask)
+        b = composite(ref(mask_image(image, mask), mask), image, mask)
+    assert (a - b).abs().max() < 2e-2  # fp16 storage: ~3 significant digits per weight
+
+
+def test_unknown_name_lists_what_exists(exported):
+    with pytest.raises(WeightsNotFoundError, match=r"no weights named 'genrator'.*available: tiny"):
+        load_pretrained("genrator", weights_dir=exported)
+    assert list(available_weights(exported)) == ["tiny"]
+
+
+def test_empty_folder_says_none_and_how_to_make_some(tmp_path):
+    with pytest.raises(WeightsNotFoundError, match=r"available: none\). Train a model"):
+        load_pretrained("generator", weights_dir=tmp_path)
+
+
+def test_altered_file_is_refused(exported):
+    f = exported / load_manifest("tiny", exported)["files"][0]["path"]
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError, match="sha256 differs"):
+        load_pretrained("tiny", weights_dir=exported)
+
+
+def test_missing_file_is_named(exported):
+    f = exported / load_manifest("tiny", exported)["files"][0]["path"]
+    f.unlink()
+    with pytest.raises(WeightsIntegrityError, match=f"{f.name} is missing"):
+        load_pretrained("tiny", weights_dir=exported)
+
+
+def test_large_models_are_split_into_files_under_the_limit(tmp_path):
+    from facelib.models import build_generator
+
+    model = build_generator("generator", widths=(16, 32, 64), num_residual=2)
+    limit = 128 * 1024  # a small limit forces several files
+    export_weights(model, "split", tmp_path, architecture={"name": "generator",
+                   "options": {"widths": [16, 32, 64], "num_residual": 2}}, image_size=32, training={},
+                   max_file_bytes=limit)
+    files = load_manifest("split", tmp_path)["files"]
+    assert len(files) > 1 and all(f["bytes"] <= limit for f in files)
+    assert [f["path"] for f in files][0] == f"split-00001-of-{len(files):05d}.safetensors"
+    loaded = load_pretrained("split", weights_dir=tmp_path)
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.allclose(v.float(), v2.float(), atol=1e-3, rtol=1e-3)
+
+
+def test_context_encoder_round_trip(tmp_path):
+    from facelib.models import build_generator, generator_options
+
+    options = generator_options("context_encoder", 32, (8, 16, 32))
+    model = build_generator("context_encoder", **options).eval()
+    export_weights(model, "ce", tmp_path, architecture={"name": "context_encoder", "options": options},
+                   image_size=32, training={})
+    loaded = load_pretrained("ce", weights_dir=tmp_path)
+    assert loaded.image_size == 32 and loaded.hole_size == 16
+
+
+def test_cli_lists_and_exports(tiny_run, tmp_path, capsys):
+    assert main(["list", "--weights-dir", str(tmp_path)]) == 0
+    assert "no weights in" in capsys.readouterr().out
+    assert main(["export", "--checkpoint", str(tiny_run), "--name", "cli", "--weights-dir", str(tmp_path)]) == 0
+    assert main(["list", "--weights-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("cli ")
+    assert main(["export", "--checkpoint", str(tmp_path / "nope.pt"), "--name", "x",
+                 "--weights-dir", str(tmp_path)]) == 1
+    assert "checkpoint" in capsys.readouterr().err
+
+
+def test_package_exposes_load_pretrained_lazily():
+    import facelib
+    import facelib.pretrained as P
+
+    assert facelib.load_pretrained is P.load_pretrained and facelib.load_manifest is P.load_manifest
+    with pytest.raises(AttributeError, match="no attribute 'load_pretrainde'"):
+        facelib.load_pretrainde  # noqa: B018 (a misspelt name must fail loudly)
