@@ -65,6 +65,7 @@ __all__ = [
     "markdown_report",
     "write_results",
     "load_checkpoint_method",
+    "load_pretrained_method",
     "main",
 ]
 
@@ -289,6 +290,30 @@ def load_checkpoint_method(path: str | os.PathLike, size: int, device: str | tor
     return model, about
 
 
+def load_pretrained_method(name: str, size: int, weights_dir: str | os.PathLike | None = None,
+                           device: str | torch.device = "cpu",
+                           allow_size_mismatch: bool = False) -> tuple[nn.Module, str]:
+    """A model from the committed weights (``facelib.pretrained``) and a one-line description for the header.
+
+    Raises ``facelib.pretrained.WeightsNotFoundError`` (a FileNotFoundError listing the available names) and
+    ValueError when the weights were trained at another size than ``size`` (unless ``allow_size_mismatch``).
+    """
+    from .pretrained import load_manifest, load_pretrained
+
+    manifest = load_manifest(name, weights_dir)
+    trained = manifest["image_size"]
+    if trained != size and not allow_size_mismatch:
+        raise ValueError(f"weights {name!r} were trained at {trained}x{trained} but the evaluation is at {size}x{size}:"
+                         f" evaluate them with --size {trained}, or pass --allow-size-mismatch")
+    model = load_pretrained(name, weights_dir=weights_dir, device=device)
+    t = manifest.get("training", {})
+    digest = ",".join(f["sha256"][:12] for f in manifest["files"])
+    about = (f"weights {name} ({manifest['architecture']['class']}, fp16 safetensors sha256 {digest}; trained at "
+             f"{trained}x{trained}, {t.get('epochs', '?')} epochs / {t.get('steps', '?')} steps on "
+             f"{t.get('data', '?')})")
+    return model, about
+
+
 def find_checkpoints(folder: str | os.PathLike, size: int,
                      exclude: str | os.PathLike | None = None) -> dict[str, Path]:
     """``{run name: last.pt}`` of the ``facelib.train`` runs under ``folder`` that were trained at ``size``.
@@ -330,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "results.csv and cases.csv.")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                         help="a facelib.train checkpoint (repeatable)")
+    parser.add_argument("--pretrained", action="append", default=[], nargs="+", metavar="NAME",
+                        help="committed weights by name (facelib.pretrained; repeatable), e.g. generator gated")
+    parser.add_argument("--weights-dir", default=None, help="folder of --pretrained weights (default: weights/)")
     parser.add_argument("--baseline", action="append", default=[], nargs="+", choices=sorted(OPENCV_METHODS),
                         help="OpenCV baseline(s): telea, ns (repeatable)")
     parser.add_argument("--manifest", default=str(UTKFACE_MANIFEST), help="protocol manifest CSV (default: the "
@@ -364,8 +392,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         device = resolve_device(args.device)
         baselines = list(dict.fromkeys(b for group in args.baseline for b in group))
-        if not args.checkpoint and not baselines:
-            raise ValueError("nothing to evaluate: pass --checkpoint NAME=PATH and/or --baseline telea ns")
+        pretrained = list(dict.fromkeys(n for group in args.pretrained for n in group))
+        if not args.checkpoint and not baselines and not pretrained:
+            raise ValueError("nothing to evaluate: pass --pretrained NAME, --checkpoint NAME=PATH and/or "
+                             "--baseline telea ns")
         if args.faces is None:
             raise ValueError("no faces folder: pass --faces (or set FACELIB_UTKFACE for the UTKFace manifest)")
         rows = read_manifest(args.manifest)
@@ -378,6 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name in methods:
                 raise ValueError(f"two methods are named {name!r}: use --checkpoint NAME=PATH with distinct names")
             methods[name], about = load_checkpoint_method(path, dataset.size, device, args.allow_size_mismatch)
+            weights.append(f"{name}: {about}")
+        for name in pretrained:
+            if name in methods:
+                raise ValueError(f"two methods are named {name!r}: name the checkpoint differently")
+            methods[name], about = load_pretrained_method(name, dataset.size, args.weights_dir, device,
+                                                          args.allow_size_mismatch)
             weights.append(f"{name}: {about}")
         for b in baselines:
             methods[f"OpenCV {b}"] = OpenCVInpainter(b)

@@ -146,3 +146,39 @@ def test_package_exposes_load_pretrained_lazily():
     assert facelib.load_pretrained is P.load_pretrained and facelib.load_manifest is P.load_manifest
     with pytest.raises(AttributeError, match="no attribute 'load_pretrainde'"):
         facelib.load_pretrainde  # noqa: B018 (a misspelt name must fail loudly)
+
+
+def test_evaluate_scores_committed_weights_like_their_model(exported, tmp_path, capsys):
+    """``python -m facelib.evaluate --pretrained NAME`` scores the fp16 weights, and says which files it used."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from facelib import evaluate as E
+    from facelib import protocol as P
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    names = [f"{i}.png" for i in range(4)]
+    for name in names:
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(faces / name)
+    manifest = P.write_manifest(P.build_manifest(names, 32, kinds=("center", "freeform")), tmp_path / "m.csv")
+    common = ["--manifest", str(manifest), "--faces", str(faces), "--out", str(tmp_path / "r"), "--vgg-weights",
+              "off", "--n-boot", "20", "--no-progress", "--device", "cpu"]
+    assert E.main(["--pretrained", "tiny", "--weights-dir", str(exported), *common]) == 0, capsys.readouterr().err
+    md = (tmp_path / "r" / "results.md").read_text()
+    digest = load_manifest("tiny", exported)["files"][0]["sha256"][:12]
+    assert f"weights tiny (InpaintingGenerator, fp16 safetensors sha256 {digest}" in md
+    with open(tmp_path / "r" / "cases.csv") as f:
+        scored = [float(r["hole_psnr"]) for r in csv.DictReader(f)]
+    # The same cases scored directly with the loaded model give the same numbers.
+    model = load_pretrained("tiny", weights_dir=exported)
+    direct = E.evaluate_methods({"tiny": model}, P.ProtocolDataset(P.read_manifest(manifest), faces), progress=False)
+    assert scored == pytest.approx([r["hole_psnr"] for r in direct], abs=1e-4)
+    # Wrong size and unknown name: one clear line each.
+    assert E.main(["--pretrained", "tiny", "--weights-dir", str(exported), "--size", "64", *common]) == 1
+    assert "were trained at 32x32 but the evaluation is at 64x64" in capsys.readouterr().err
+    assert E.main(["--pretrained", "nope", "--weights-dir", str(exported), *common]) == 1
+    assert "no weights named 'nope'" in capsys.readouterr().err
