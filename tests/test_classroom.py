@@ -1,0 +1,71 @@
+"""experiments/classroom.py: the classroom recipe is a valid training command, and the report says the numbers."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from facelib import protocol as P
+from facelib.train import config_from_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def classroom():
+    spec = importlib.util.spec_from_file_location("classroom", ROOT / "experiments" / "classroom.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("model", ["generator", "gated", "gan", "context_encoder"])
+def test_training_commands_parse_into_the_recipe(classroom, model, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELIB_UTKFACE", str(tmp_path))
+    monkeypatch.setenv("FACELIB_MASKS", str(tmp_path))
+    cmd = classroom.train_command(model)
+    assert cmd[1:3] == ["-m", "facelib.train"] and cmd[-1] == "--resume"
+    config, _ = config_from_args(cmd[3:])
+    assert (config.image_size, config.batch_size, config.amp, config.channels_last, config.gpu_cache) == \
+        (64, 16, "bf16", True, True)
+    assert config.data == str(tmp_path) and config.mask_root == str(tmp_path) and config.device == "cpu"
+    assert config.out_dir.endswith(f"runs/classroom/{model}") and config.save_epoch_checkpoints
+    assert classroom.printable(cmd).startswith(f"python -m facelib.train --model {model} ")
+
+
+def _results(hole: dict[str, float], perc: dict[str, float]) -> dict:
+    out = {}
+    for method in hole:
+        for kind, b in [*((k, b) for k, b in P.count_cases(P.read_manifest(P.UTKFACE_MANIFEST))), ("freeform", "all")]:
+            if kind != "center" and method == "context_encoder":
+                continue
+            for metric, value in (("hole_psnr", hole[method]), ("perceptual", perc[method])):
+                out[(method, kind, b, metric)] = {"mean": value, "ci_lo": value - 1, "ci_hi": value + 1, "n": 10}
+    return out
+
+
+def test_goal_check_states_each_group_with_its_numbers(classroom):
+    res = _results({"generator": 24.0, "OpenCV telea": 22.5, "OpenCV ns": 23.5, "context_encoder": 23.0},
+                   {"generator": 40.0, "OpenCV telea": 60.0, "OpenCV ns": 55.0, "context_encoder": 50.0})
+    lines = classroom.goal_check(res)
+    assert len(lines) == len(classroom.GROUPS) + 1
+    # +0.5 dB is enough in the 0-10% bin (goal: ahead) but not from 10% up (goal: at least 1 dB ahead).
+    assert lines[0] == ("- irregular 0-10%: hole PSNR 24.00 vs the better OpenCV 23.50 dB (+0.50, goal > +0); "
+                        "perceptual 40.0 vs 55.0: met")
+    assert lines[1].endswith("goal > +1); perceptual 40.0 vs 55.0: NOT met")
+    assert lines[-1] == "- centre square vs the Context Encoder: 24.00 vs 23.00 dB (+1.00): met"
+
+
+def test_table_marks_missing_groups(classroom):
+    res = _results({"generator": 24.0, "context_encoder": 23.0}, {"generator": 40.0, "context_encoder": 50.0})
+    text = classroom.table(res, "hole_psnr")
+    assert "| generator | 24.00 (23.00-25.00) |" in text
+    assert text.splitlines()[-1].startswith("| context_encoder | n/a |")
+    assert "| 23.00 (22.00-24.00) | n/a |" in text
+
+
+@pytest.mark.realdata
+def test_committed_celeba_sample_manifest_equals_a_fresh_build(celeba_root, classroom):
+    fresh = P.manifest_text(P.build_manifest(P.list_faces(celeba_root), 128))
+    assert classroom.CELEBA_MANIFEST.read_bytes() == fresh.encode("utf-8")
