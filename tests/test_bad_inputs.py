@@ -218,6 +218,21 @@ def test_corrupt_image_in_a_dataloader_worker_gives_the_same_one_line(tmp_path: 
     assert answers[0].startswith(f"error: cannot read image {faces / '3.png'}: ") and "skip_corrupt" in answers[0]
 
 
+def test_corrupt_image_in_a_training_worker_gives_the_same_one_line(tmp_path: Path, faces: Path, capsys):
+    from facelib.train import main as train_main
+
+    (faces / "3.png").write_bytes(b"not an image at all")
+    answers = []
+    for workers in ("0", "1"):
+        code = train_main(["--data", str(faces), "--image-size", "16", "--widths", "4", "8", "16", "--num-residual",
+                           "1", "--batch-size", "2", "--max-steps", "3", "--max-val-images", "2", "--vgg-weights",
+                           "none", "--perceptual-layers", "1", "--masks", "rectangles", "--device", "cpu",
+                           "--num-workers", workers, "--out-dir", str(tmp_path / f"run{workers}"), "--no-progress"])
+        assert code == 1
+        answers.append(one_line(capsys.readouterr().err))
+    assert answers[0] == answers[1] and answers[0].startswith(f"error: cannot read image {faces / '3.png'}: ")
+
+
 def test_corrupt_image_error_survives_pickling():
     import pickle
 
