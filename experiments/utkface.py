@@ -63,6 +63,19 @@ def results_dir(profile: str) -> Path:
     return ROOT / "results" / f"utkface-{profile}"
 
 
+def _for_caller(path: Path) -> str:
+    """``path`` (absolute, under ROOT) as the evaluation, which runs in the caller's cwd, must be given it.
+
+    Every path handed to ``facelib.evaluate`` resolves against the caller's working directory, like the
+    FACELIB_* folders the caller set; relative to the cwd where possible (short, and the same text as
+    before when run from the repository root), else absolute.
+    """
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # Windows: another drive than the cwd
+        return str(path)
+
+
 def evaluate_all(profile: str, models: tuple[str, ...]) -> None:
     """The table: every trained model and both OpenCV baselines on the same protocol cases."""
     from facelib.evaluate import main as evaluate_main
@@ -75,7 +88,7 @@ def evaluate_all(profile: str, models: tuple[str, ...]) -> None:
         ckpt = run_dir(profile, model) / "checkpoints" / "last.pt"
         if not ckpt.is_file():
             sys.exit(f"{ckpt} is missing: run `python experiments/utkface.py train --profile {profile}` first")
-        args += ["--checkpoint", f"{LABELS[model]}={ckpt.relative_to(ROOT)}"]
+        args += ["--checkpoint", f"{LABELS[model]}={_for_caller(ckpt)}"]
     if evaluate_main(args) != 0:
         sys.exit("evaluation failed")
 

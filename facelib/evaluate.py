@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import os
 import shlex
@@ -241,26 +242,35 @@ def markdown_report(summary: Sequence[dict[str, Any]], header: Sequence[str] = (
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+def _csv_text(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def write_results(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, header: Sequence[str] = (),
                   n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
-    """Write ``results.md``, ``results.csv`` and ``cases.csv`` into ``out_dir``; returns their paths."""
+    """Write ``results.md``, ``results.csv`` and ``cases.csv`` into ``out_dir``; returns their paths.
+
+    All three texts are built in memory first, so an error (or Ctrl-C) while computing them leaves the previous
+    files untouched; then each file is replaced atomically (``facelib.checkpoint.atomic_write_text``): a reader
+    never sees a half-written file, only the old or the new one.
+    """
+    from .checkpoint import atomic_write_text
+
     if not records:
         raise ValueError("no records to write (no case was scored)")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = summary_rows(records, n_boot=n_boot, seed=seed)
-    (out / "results.md").write_text(markdown_report(summary, header), encoding="utf-8")
-    _write_csv(out / "results.csv", summary, ("method", "kind", "bin", "metric", "mean", "ci_lo", "ci_hi", "n"))
-    _write_csv(out / "cases.csv", records, CASE_FIELDS)
-    return {"markdown": out / "results.md", "csv": out / "results.csv", "cases": out / "cases.csv"}
+    texts = {
+        "markdown": (out / "results.md", markdown_report(summary, header)),
+        "csv": (out / "results.csv",
+                _csv_text(summary, ("method", "kind", "bin", "metric", "mean", "ci_lo", "ci_hi", "n"))),
+        "cases": (out / "cases.csv", _csv_text(records, CASE_FIELDS)),
+    }
+    return {key: atomic_write_text(text, path) for key, (path, text) in texts.items()}
 
 
 # ============================================================================================ loading

@@ -1,8 +1,10 @@
 """Per-image inpainting metrics and bootstrap confidence intervals.
 
 Every metric takes facelib images, ``pred`` and ``target`` of shape (N, 3, H, W) with values in [-1, 1], and
-returns one value per image, a float32 tensor of shape (N,). Pixel metrics are computed on the [0, 1] scale
-(``(x + 1) / 2``), the scale papers report: an L1 of 0.05 is 5% of the intensity range (the Context Encoder
+refuses (ValueError, one line) images outside [-1, 1] beyond :data:`RANGE_TOLERANCE` (e.g. 0-255 images), NaN /
+inf values and masks that are not binary. Images in [0, 1] lie inside [-1, 1] and cannot be told apart from
+dark facelib images, so they are not detected. Each metric returns one value per image, a float32 tensor of
+shape (N,). Pixel metrics are computed on the [0, 1] scale (``(x + 1) / 2``), the scale papers report: an L1 of 0.05 is 5% of the intensity range (the Context Encoder
 paper's "percent"), and PSNR uses a peak of 1.
 
 * :func:`l1`, :func:`l2` (mean squared error), :func:`psnr`: over the whole image, or with ``mask``
@@ -50,6 +52,30 @@ HIGHER_IS_BETTER: dict[str, bool] = {"hole_psnr": True, "hole_l1": False, "hole_
                                      "l1": False, "ssim": True, "perceptual": False}
 
 
+#: How far outside [-1, 1] an image may stray (float rounding, bf16) before it is refused as mis-scaled.
+RANGE_TOLERANCE = 1e-3
+
+
+def _check_range(x: Tensor, name: str) -> None:
+    """One clear line for images that are not facelib images in [-1, 1] (e.g. 0-255), or hold NaN / inf."""
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or inf values: metrics need finite images in [-1, 1] (check the "
+                         "method's output, e.g. a diverged model)")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        raise ValueError(f"{name} has values in [{lo:.4g}, {hi:.4g}] but metrics take images in [-1, 1]: convert "
+                         "0-255 images with x / 127.5 - 1 (and [0, 1] images with 2 * x - 1)")
+
+
+def _check_mask(mask: Tensor) -> None:
+    """One clear line for masks that are not binary (0 = known, 1 = hole)."""
+    binary = (mask == 0) | (mask == 1)
+    if not binary.all():
+        bad = float(mask[~binary].flatten()[0])
+        raise ValueError(f"mask holds values other than 0 and 1 (e.g. {bad:.4g}) but metrics take binary masks, "
+                         "1 = hole: threshold it, e.g. (mask > 0.5).float() (or mask / 255 for 0/255 masks)")
+
+
 def _check_pair(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> None:
     if pred.dim() != 4 or pred.shape[1] != 3 or pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must both be (N, 3, H, W) "
@@ -58,6 +84,11 @@ def _check_pair(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Non
                              or mask.shape[-2:] != pred.shape[-2:]):
         raise ValueError(f"mask {tuple(mask.shape)} must be (N, 1, H, W) matching the images "
                          f"{tuple(pred.shape)}, 1 = hole")
+    # Scale and binarity: a 0-255 image would otherwise give e.g. a PSNR of 3 dB without a word.
+    _check_range(pred, "pred")
+    _check_range(target, "target")
+    if mask is not None:
+        _check_mask(mask)
 
 
 def _unit(x: Tensor) -> Tensor:

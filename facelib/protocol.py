@@ -83,6 +83,7 @@ __all__ = [
     "write_manifest",
     "manifest_text",
     "read_manifest",
+    "check_manifest",
     "select_cases",
     "case_mask",
     "load_case",
@@ -225,7 +226,44 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, Any]]:
             rows.append(row)
     if not rows:
         raise ValueError(f"manifest {path} has no cases")
+    check_manifest(rows, f"manifest {path}", first_line=2)
     return rows
+
+
+def check_manifest(rows: Sequence[dict[str, Any]], source: str = "the manifest",
+                   first_line: int | None = None) -> None:
+    """Refuse (ValueError, one line) a manifest whose per-bin tables would be wrong.
+
+    Checked: ``case_id`` unique; an irregular row's ``mask_id`` is one of NVIDIA's 00000..11999 and its ``bin``
+    is the hole-ratio bin of that number (each block of 2,000 numbers is one bin, 0-10% ... 50-60%); a centre
+    row's bin is ``25%``; a free-form row's bin is a 10% label. ``first_line``: the file line of ``rows[0]``
+    (for messages; rows of a list are named by their index otherwise).
+    """
+    rebuild = "fix the row or rebuild the manifest with `python -m facelib.protocol build`"
+    seen: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        where = f"{source}, line {first_line + i}" if first_line is not None else f"{source}, row {i}"
+        case_id, kind, bin_label = int(row["case_id"]), row["mask_kind"], row["bin"]
+        if case_id in seen:
+            first = f"line {first_line + seen[case_id]}" if first_line is not None else f"row {seen[case_id]}"
+            raise ValueError(f"{where}: case_id {case_id} appears again (first at {first}): every case needs its own "
+                             f"id, or it is scored and counted twice; {rebuild}")
+        seen[case_id] = i
+        if kind == "irregular":
+            mask_id = int(row["mask_id"])
+            if not 0 <= mask_id < FILES_PER_BIN * len(IRREGULAR_BINS):
+                raise ValueError(f"{where}: irregular mask_id {mask_id} is not one of NVIDIA's test masks 00000.."
+                                 f"{FILES_PER_BIN * len(IRREGULAR_BINS) - 1:05d}; {rebuild}")
+            expected = IRREGULAR_BINS[mask_id // FILES_PER_BIN]
+            if bin_label != expected:
+                raise ValueError(f"{where}: irregular mask {mask_id:05d} belongs to NVIDIA's hole-ratio bin {expected} "
+                                 f"(each block of {FILES_PER_BIN:,} numbers is one bin) but the row says "
+                                 f"{bin_label!r}; {rebuild}")
+        elif kind == "center" and bin_label != CENTER_BIN:
+            raise ValueError(f"{where}: a center case has bin {CENTER_BIN!r}, not {bin_label!r}; {rebuild}")
+        elif kind == "freeform" and bin_label not in RATIO_BINS:
+            raise ValueError(f"{where}: free-form bin {bin_label!r} is not one of {RATIO_BINS[0]} ... "
+                             f"{RATIO_BINS[-1]}; {rebuild}")
 
 
 def select_cases(rows: Sequence[dict[str, Any]], per_bin: int | None = None, limit: int | None = None,
@@ -361,8 +399,9 @@ class ProtocolDataset(Dataset):
         per_bin, limit, kinds: deterministic subset, see :func:`select_cases`.
 
     Items: ``dict(image (3, S, S) in [-1, 1], mask (1, S, S) {0, 1}, index int)`` plus the row's fields
-    (``case_id``, ``face``, ``mask_kind``, ``mask_id``, ``bin``). Faces and masks are checked upfront, so a
-    missing face or mask folder fails at construction with the name of what is missing.
+    (``case_id``, ``face``, ``mask_kind``, ``mask_id``, ``bin``). The rows are checked (:func:`check_manifest`:
+    unique case ids, bins consistent with mask ids), and faces and masks upfront, so a bad manifest or a missing
+    face or mask folder fails at construction with one line naming it.
     """
 
     def __init__(self, rows: Sequence[dict[str, Any]] | str | os.PathLike, faces: Faces,
@@ -372,6 +411,8 @@ class ProtocolDataset(Dataset):
         if isinstance(rows, (str, os.PathLike)):
             source = f"manifest {rows}"
             rows = read_manifest(rows)
+        else:
+            check_manifest(rows, source)  # rows built or edited in memory get the same checks as a file's
         self.rows = select_cases(rows, per_bin=per_bin, limit=limit, kinds=kinds)
         if not self.rows:
             raise ValueError(f"no cases selected from {source} (kinds={kinds}, per_bin={per_bin}, limit={limit})")

@@ -124,3 +124,119 @@ def test_kill_9_and_resume_matches_uninterrupted(tmp_path):
     assert a["global_step"] == b["global_step"] == 48
     for k in a["generator"]:
         assert torch.equal(a["generator"][k], b["generator"][k]), k
+
+
+# ------------------------------------------------------------------ safe loading (issue 14, items 4 and 8)
+class _Evil:
+    """A pickle payload: unpickling it calls `Path.touch(marker)`, i.e. runs code from the file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _tiny_checkpoint(out: Path) -> Path:
+    from facelib.train import TrainConfig, train
+
+    cfg = TrainConfig(data="synthetic", image_size=32, n_synthetic=8, max_val_images=4, widths=(4, 8, 16),
+                      num_residual=1, batch_size=4, max_steps=1, vgg_weights=None, perceptual_layers=(1,),
+                      masks="rectangles", device="cpu", out_dir=str(out))
+    return Path(train(cfg, progress=False, figures=False)["checkpoint"])
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_malicious_checkpoint_is_refused_and_not_run(tmp_path, writer):
+    import pickle
+
+    marker = tmp_path / "code_ran"
+    payload = {"format": "facelib.train/1", "config": {}, "generator": {}, "extra": _Evil(marker)}
+    path = tmp_path / "shared_by_a_classmate.pt"
+    if writer == "torch.save":
+        torch.save(payload, path)
+    else:
+        with path.open("wb") as f:
+            pickle.dump(payload, f, protocol=2)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert not marker.exists(), "loading the checkpoint ran code from it"
+    assert "\n" not in message and message.startswith(f"refusing to load {path}") and "nothing of it was run" in message
+
+
+def test_checkpoint_of_current_code_loads_with_exactly_the_allow_list(tmp_path):
+    path = _tiny_checkpoint(tmp_path / "run")
+    ckpt = load_checkpoint(path)
+    assert ckpt["format"] == "facelib.train/1"
+    # Under the allow-list nothing is left over: the list is enough, and torch's weights_only loads it.
+    with torch.serialization.safe_globals(ckpt_mod.CHECKPOINT_SAFE_GLOBALS):
+        assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+    restore_rng_state(ckpt["rng"])  # the NumPy / torch RNG states come back usable
+
+
+def test_other_format_and_non_checkpoints_give_one_line(tmp_path):
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": "facelib.train/2", "config": {}, "generator": {}}, newer)
+    with pytest.raises(CheckpointError, match=r"format 'facelib.train/2' but this facelib reads 'facelib.train/1'"):
+        load_checkpoint(newer)
+    image = tmp_path / "face.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(image)
+    assert "not a checkpoint" in str(err.value) and "delete" not in str(err.value) and "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------ file mode, orphaned temporaries (item 8)
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_torch_save({"step": 1}, tmp_path / "last.pt")
+        assert path.stat().st_mode & 0o777 == 0o644
+        os.umask(0o027)
+        path = atomic_torch_save({"step": 2}, tmp_path / "last.pt")
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
+_KILLED_WRITER = """
+import sys, time, torch
+import facelib.checkpoint as c
+def slow_save(obj, f, *a, **k):
+    f.write(b"PARTIAL CHECKPOINT BYTES"); f.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+c.torch.save = slow_save
+c.atomic_torch_save({"step": 2}, sys.argv[1])
+"""
+
+
+def test_sigkill_during_save_leaves_an_orphan_that_the_next_save_removes(tmp_path):
+    folder = tmp_path / "checkpoints"
+    last = folder / "last.pt"
+    atomic_torch_save({"step": 1}, last)
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(last)], cwd=REPO, stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout.readline().strip() == b"writing"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    orphans = [p.name for p in folder.iterdir() if p.name != "last.pt"]
+    assert len(orphans) == 1 and orphans[0].startswith(".last.pt.") and orphans[0].endswith(".tmp")
+    assert torch.load(last, weights_only=True) == {"step": 1}  # the kill lost nothing
+
+    # Files that merely look alike, or belong to a live writer, must survive the clean-up.
+    keep = [".last.pt.notes.tmp.bak", "last.pt.abcdefgh.tmp", ".epoch_1.pt.abcdefgh.tmp",
+            f".last.pt.{os.getppid()}.abcdefgh.tmp", ".last.pt.abcdefgh.tmp", "notes.txt"]
+    for name in keep:
+        (folder / name).write_bytes(b"user data")
+    old_style = folder / ".last.pt.zyxwvuts.tmp"  # an orphan of an older facelib (no pid), an hour old
+    old_style.write_bytes(b"old partial")
+    os.utime(old_style, (time.time() - 3600, time.time() - 3600))
+
+    atomic_torch_save({"step": 3}, last)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["last.pt", *keep])
+    assert torch.load(last, weights_only=True) == {"step": 3}

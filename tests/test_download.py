@@ -44,6 +44,9 @@ class _Server:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str | None]] = []
         self.honour_range = True
+        # stall_after: send that many bytes of the body, then go silent until close() (a stalled connection).
+        self.stall_after: int | None = None
+        self.released = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +74,11 @@ class _Server:
                 self.send_header("Content-Type", "application/zip")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if server.stall_after is not None:
+                    self.wfile.write(body[: server.stall_after])
+                    self.wfile.flush()
+                    server.released.wait(timeout=10)  # bounded: the test closes the server long before
+                    return
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:  # keep pytest output clean
@@ -82,6 +90,7 @@ class _Server:
         self.thread.start()
 
     def close(self) -> None:
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
@@ -168,3 +177,67 @@ def test_unreachable_server_gives_offline_help(tmp_path: Path):
     assert isinstance(err.value, OSError)
     assert "no internet connection" in text and "FACELIB_DATA" in text and "by hand" in text
     assert not (tmp_path / "celeba_hq").exists()
+
+
+# ----------------------------------------------------------------------------------- issue 14, items 3 and 8
+def test_incomplete_existing_folder_is_never_deleted(server: _Server, tmp_path: Path):
+    """Item 3: an incomplete dest/celeba_hq holding the user's files stays untouched; nothing is fetched."""
+    mine = tmp_path / "celeba_hq"
+    (mine / "train" / "female").mkdir(parents=True)
+    (mine / "train" / "female" / "my_face.jpg").write_bytes(b"the user's own photo")
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(FileExistsError) as err:
+        _download(tmp_path, server.url)
+    message = str(err.value)
+    assert "\n" not in message and "left untouched" in message and "move or rename it" in message
+    assert (mine / "train" / "female" / "my_face.jpg").read_bytes() == b"the user's own photo"
+    assert (mine / "notes.txt").read_text() == "my notes"
+    assert server.requests == [], "nothing may be downloaded for a destination that cannot be used"
+
+
+def test_extraction_goes_through_a_temporary_folder_and_leaves_none(server: _Server, tmp_path: Path):
+    (tmp_path / "celeba_hq").mkdir()  # an empty folder (e.g. made by hand beforehand) is fine to fill
+    root = _download(tmp_path, server.url)
+    assert len(list(root.rglob("*.jpg"))) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["celeba_hq", "celeba_hq.zip.sha256"]
+
+
+def test_archive_without_the_layout_leaves_no_scratch_and_no_target(tmp_path: Path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("something/else.txt", "not faces")
+    (tmp_path / "celeba_hq.zip").write_bytes(buffer.getvalue())
+    with pytest.raises(ChecksumError, match="does not contain the CelebA-HQ layout"):
+        download_celeba_hq(tmp_path, url="http://127.0.0.1:9/unused", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["celeba_hq.zip"]
+
+
+def test_sha256_is_recorded_not_claimed(server: _Server, tmp_path: Path):
+    _download(tmp_path, server.url)  # no sha256 given: nothing to check, but the hash is written down
+    assert (tmp_path / "celeba_hq.zip.sha256").read_text() == f"{ZIP_SHA256}  celeba_hq.zip\n"
+
+
+def test_stalled_connection_keeps_the_partial_file_and_a_rerun_resumes(server: _Server, tmp_path: Path):
+    half = len(ZIP) // 2
+    server.stall_after = half
+    with pytest.raises(DownloadError) as err:
+        download_celeba_hq(tmp_path, url=server.url, timeout=0.5, chunk_size=512, progress=False)
+    message = str(err.value)
+    part = tmp_path / "celeba_hq.zip.part"
+    assert "\n" not in message and "stalled or was refused" in message
+    assert f"{half:,} bytes received so far are kept in {part}" in message and "run the same command again" in message
+    assert part.read_bytes() == ZIP[:half]
+    server.stall_after = None
+    root = _download(tmp_path, server.url, sha256=ZIP_SHA256)
+    assert server.requests[-1] == ("/celeba_hq.zip", f"bytes={half}-")  # resumed, not restarted
+    assert len(list(root.rglob("*.jpg"))) == 6
+
+
+def test_cli_downloads_and_without_a_destination_shows_usage(server: _Server, tmp_path: Path, capsys):
+    from facelib.download import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2 and "usage: python -m facelib.download" in capsys.readouterr().err
+    assert main([str(tmp_path), "--url", server.url, "--sha256", ZIP_SHA256, "--no-progress", "--timeout", "5"]) == 0
+    assert f"CelebA-HQ is in {tmp_path / 'celeba_hq'}" in capsys.readouterr().out
