@@ -322,7 +322,8 @@ def describe(pack: dict) -> str:
         enc = c["format"] + (f" q{c['quality']}" if c["quality"] else " (lossless)")
         lines.append(f"  {split:<7} {c['n']:>6} faces, {enc:<14} {c['bytes'] / MiB:7.2f} MiB, "
                      f"{c['bytes'] / max(c['n'], 1):6.0f} B/face, PSNR vs the {pack['size']}x{pack['size']} original: "
-                     f"mean {c['psnr_mean_db']:.2f} dB, min {c['psnr_min_db']:.2f} dB, pooled {c['psnr_pooled_db']:.2f} dB")
+                     f"mean {c['psnr_mean_db']:.2f} dB, min {c['psnr_min_db']:.2f} dB, "
+                     f"pooled {c['psnr_pooled_db']:.2f} dB")
     return "\n".join(lines)
 
 

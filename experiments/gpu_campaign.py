@@ -188,7 +188,7 @@ def export_fp16(model: str, config, report, profile: Profile, weights_dir: Path,
     preset = config.to_dict()
     training = {
         "preset": model, "preset_config": preset, "data": meta["data_note"], "split": meta["split_note"],
-        "masks": f"{saved.mask_kind} incl. the NVIDIA irregular test masks at {profile.image_size}x{profile.image_size}",
+        "masks": f"{saved.mask_kind} incl. the NVIDIA irregular test masks at {saved.image_size}x{saved.image_size}",
         "epochs": report.complete_epochs, "epochs_done": report.epochs_done, "steps": report.global_step,
         "batch_size": config.batch_size, "history": report.history, "stopped": report.stopped,
         "time_budget_s": report.budget_s, "train_wall_s": report.wall_s, "command": meta["command"],
@@ -367,7 +367,8 @@ def run_bench(key: str, profile: Profile, budget_s: float, stage_dir: Path) -> d
         os.killpg(proc.pid, 9)
         output, _ = proc.communicate()
         status = f"killed at its {budget_s:.0f} s budget"
-    text = f"$ {shlex.join(['python', 'benchmarks/train_throughput.py', *cmd[2:]])}\n# {status}, {time.monotonic() - t0:.1f} s\n{output}"
+    shown = shlex.join(["python", "benchmarks/train_throughput.py", *cmd[2:]])
+    text = f"$ {shown}\n# {status}, {time.monotonic() - t0:.1f} s\n{output}"
     (stage_dir / f"bench_{key}.txt").write_text(text, encoding="utf-8")
     return {"status": status, "wall_s": round(time.monotonic() - t0, 1), "args": list(profile.bench[key])}
 

@@ -143,7 +143,8 @@ def _figures(calls: dict[str, Path], results: Path, figures: Path, caption: str)
                 if any(r.get(f"train_{key}") is None for r in rows) or not rows:
                     continue
                 x = [r["epoch"] for r in rows]
-                line, = ax.plot(x, [r[f"train_{key}"] for r in rows], marker="o", ms=3, label=f"{LABELS[model]} (train)")
+                line, = ax.plot(x, [r[f"train_{key}"] for r in rows], marker="o", ms=3,
+                                label=f"{LABELS[model]} (train)")
                 ax.plot(x, [r[f"val_{key}"] for r in rows], marker="s", ms=3, ls="--", color=line.get_color(),
                         label=f"{LABELS[model]} (val)")
     for ax, name in zip(axes, ("pixel loss (L1; Context Encoder: L2 on the centre)", "VGG19 perceptual loss")):
@@ -281,7 +282,8 @@ def collect(dirs: list[Path], root: Path) -> str:
     if benches:
         (results / "speed.md").write_text("Training speed (`benchmarks/train_throughput.py`):\n\n" + "\n\n".join(
             "```\n" + p.read_text(encoding="utf-8").strip() + "\n```" for p in benches) + "\n", encoding="utf-8")
-    caption = (f"UTKFace at {size}x{size}, trained on {next((s['evaluation']['device'] for s in summaries.values() if 'evaluation' in s), '?')} "
+    device = next((s["evaluation"]["device"] for s in summaries.values() if "evaluation" in s), "?")
+    caption = (f"UTKFace at {size}x{size}, trained on {device} "
                "by experiments/gpu_campaign.py under per-stage time budgets (see results/utkface-gpu/campaign.json).")
     if (results / "results.csv").is_file():
         written += [str(p.relative_to(root)) for p in _figures(calls, results, root / "figures", caption)]
