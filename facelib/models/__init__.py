@@ -1,9 +1,13 @@
 """Inpainting networks: generators, discriminators and small helpers to build and inspect them.
 
-Every generator has the same interface, so training and evaluation code treat them alike::
+Every generator has the same interface (``interface.InpaintingModel``), so training and evaluation code
+treat them alike::
 
     output = generator(masked, mask)   # masked (N,3,H,W) in [-1,1], mask (N,1,H,W) 1 = hole -> (N,3,H,W) in [-1,1]
     result = composite(output, image, mask)
+
+``MODELS`` (``registry``) holds each model by name with what training needs: how to build it and its
+discriminator from the options, its default and supported mask kinds, the image sizes it accepts.
 
 ================  =============================  ==========================================
 name              class                          default parameters
@@ -17,19 +21,26 @@ from __future__ import annotations
 
 from torch import nn
 
-from .context_encoder import ChannelWiseFC, ContextEncoder, ContextEncoderDiscriminator, center_box, crop_center
+from .context_encoder import (
+    CenterPredictor,
+    ChannelWiseFC,
+    ContextEncoder,
+    ContextEncoderDiscriminator,
+    center_box,
+    crop_center,
+)
 from .discriminator import PatchDiscriminator
 from .gated import GatedConv2d, GatedInpaintingGenerator, GatedResidualBlock, GatedUpConv2d
-from .generator import (
-    ConvBlock,
-    Decoder,
-    Encoder,
-    InpaintingGenerator,
-    ResidualBlock,
+from .generator import ConvBlock, Decoder, Encoder, InpaintingGenerator, ResidualBlock
+from .interface import (
+    InpaintingModel,
+    InpaintingViews,
     check_inputs,
     composite,
     mask_image,
+    supported_mask_kinds,
 )
+from .registry import GENERATORS, MODELS, ModelSpec, build_generator, model_spec
 
 __all__ = [
     "ConvBlock",
@@ -40,6 +51,9 @@ __all__ = [
     "mask_image",
     "composite",
     "check_inputs",
+    "InpaintingModel",
+    "InpaintingViews",
+    "supported_mask_kinds",
     "GatedConv2d",
     "GatedUpConv2d",
     "GatedResidualBlock",
@@ -47,37 +61,18 @@ __all__ = [
     "ChannelWiseFC",
     "ContextEncoder",
     "ContextEncoderDiscriminator",
+    "CenterPredictor",
     "center_box",
     "crop_center",
     "PatchDiscriminator",
     "GENERATORS",
     "MODELS",
+    "ModelSpec",
+    "model_spec",
     "build_generator",
     "count_parameters",
     "parameter_table",
 ]
-
-#: Generator classes by the name used on the command line (``--model``) and in configs.
-GENERATORS: dict[str, type[nn.Module]] = {
-    "generator": InpaintingGenerator,
-    "gated": GatedInpaintingGenerator,
-    "context_encoder": ContextEncoder,
-}
-#: Alias of ``GENERATORS`` (the name used in CONTRACT.md).
-MODELS = GENERATORS
-
-
-def build_generator(name: str, **kwargs) -> nn.Module:
-    """Build a generator by name, e.g. ``build_generator("gated", widths=(32, 64, 128))``.
-
-    Raises:
-        ValueError: unknown name (the message lists the valid ones).
-    """
-    try:
-        cls = GENERATORS[name]
-    except KeyError:
-        raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}") from None
-    return cls(**kwargs)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
