@@ -243,6 +243,8 @@ def parameters_for(
     if figures_dir is not None:
         values["figures_dir"] = str(Path(figures_dir).expanduser().resolve())
     values.update(extra or {})
+    # papermill writes a tuple as a string: inject lists (the notebooks and TrainConfig accept both).
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     validate_parameters(path, values)
     return values
 

@@ -142,3 +142,9 @@ def test_small_training_sizes_are_config_overrides():
     for stem in ("06_training", "07_gan_comparison", "08_context_encoder_comparison"):
         assert series.SMALL[stem].items() >= SMALL.items()
     TrainConfig(data="synthetic", **SMALL)  # valid as they are
+
+
+def test_tuples_are_injected_as_lists():
+    """papermill would write a tuple as a string literal; the injected widths must stay a list of ints."""
+    path = series.repo_root() / "notebooks" / "06_training.ipynb"
+    assert series.parameters_for(path, small=True)["widths"] == [16, 32, 64]
