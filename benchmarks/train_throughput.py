@@ -34,8 +34,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from facelib.train import Trainer, TrainConfig, _DeviceSource, _LoaderSource  # noqa: E402
+from facelib.data import InpaintingDataset, SyntheticFaces  # noqa: E402
+from facelib.train import (  # noqa: E402
+    DeviceSource,
+    LoaderSource,
+    Trainer,
+    TrainConfig,
+    add_config_options,
+    build_masks,
+)
+
+#: The benchmark's setting as overrides of ``TrainConfig`` (its flags are the config's options, see parse_args).
+BENCH_DEFAULTS = {"image_size": 256, "masks": "freeform", "num_workers": 4}
 
 # (label, TrainConfig overrides relative to the row above, needs CUDA, needs compile)
 STAGES: list[tuple[str, dict, bool, bool]] = [
@@ -52,37 +64,33 @@ STAGES: list[tuple[str, dict, bool, bool]] = [
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="auto", help="cuda, cpu or auto")
-    p.add_argument("--size", type=int, default=256, help="image size (pixels)")
-    p.add_argument("--batch", type=int, default=8, help="batch size")
+    # The model, data and device options are TrainConfig's own (help, types, choices); the short names are
+    # this script's historical spellings.
+    add_config_options(p, ("device", "image_size", "batch_size", "widths", "num_residual", "vgg_weights", "masks",
+                           "seed", "num_workers"), defaults=BENCH_DEFAULTS, suppress=False,
+                       aliases={"image_size": ["--size"], "batch_size": ["--batch"], "num_workers": ["--workers"]})
     p.add_argument("--steps", type=int, default=50, help="timed steps per row")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on CPU; "
                    "compiled rows get 3 more)")
-    p.add_argument("--widths", type=int, nargs=3, default=(64, 128, 256))
-    p.add_argument("--num-residual", type=int, default=8)
-    p.add_argument("--vgg-weights", default="caffe", help="caffe, torchvision or none")
-    p.add_argument("--masks", default="freeform", help="mask generator of the data (facelib.masks names)")
     p.add_argument("--limit", type=float, default=1800.0, help="arithmetic limit in images/s for 'share of limit'")
     p.add_argument("--peak-tflops", type=float, default=989.0,
                    help="dense bf16 peak of the device for the FLOP-based limit (H100 SXM: 989)")
     p.add_argument("--cpu-compile", action="store_true", help="also run the torch.compile rows on CPU (slow)")
     p.add_argument("--no-loader-row", action="store_true", help="skip the CPU DataLoader reference row")
-    p.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference row")
     p.add_argument("--faces", type=int, default=None, help="synthetic faces in the data-path rows "
                    "(default: enough for warm-up + steps)")
     p.add_argument("--compare-loss", type=int, default=0, metavar="N",
                    help="instead of the table: train fp32 and the fast path N steps from the same init and data "
                         "and report the max relative difference of the smoothed losses")
-    p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
 
 def base_config(args: argparse.Namespace) -> TrainConfig:
     """The naive row: every fast switch off; the seed model and losses."""
+    options = TrainConfig.fields_in(vars(args))
+    options.pop("num_workers")  # only the DataLoader reference row uses workers
     return TrainConfig.preset(
-        "generator", device=args.device, image_size=args.size, batch_size=args.batch, widths=tuple(args.widths),
-        num_residual=args.num_residual, vgg_weights=None if args.vgg_weights == "none" else args.vgg_weights,
-        masks=args.masks, seed=args.seed, amp="none", channels_last=False, fused_adam=False, compile=False,
+        "generator", **options, amp="none", channels_last=False, fused_adam=False, compile=False,
         vgg_target_no_grad=False, data="synthetic", out_dir="runs/benchmark-unused",
     )
 
@@ -104,11 +112,8 @@ def sync(device: torch.device) -> None:
 
 def make_batches(config: TrainConfig, n_batches: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Seeded synthetic faces + masks, on the device: the same tensors for every row."""
-    from facelib.data import InpaintingDataset, SyntheticFaces
-    from facelib.train import _mask_generator
-
     faces = SyntheticFaces(n=n_batches * config.batch_size, size=config.image_size, seed=config.seed)
-    ds = InpaintingDataset(faces, _mask_generator(config, None), seed=config.seed)  # type: ignore[arg-type]
+    ds = InpaintingDataset(faces, build_masks(config), seed=config.seed)
     out = []
     for b in range(n_batches):
         items = [ds[b * config.batch_size + i] for i in range(config.batch_size)]
@@ -163,8 +168,6 @@ def release(device: torch.device) -> None:
 def count_flops(config: TrainConfig, batch) -> float | None:
     """FLOPs of one training step (forward + backward of G and VGG), per image."""
     try:
-        from torch.utils.flop_counter import FlopCounterMode
-
         trainer = Trainer(replace(config, compile=False, cuda_graphs=False), progress=False, build_data=False)
         with FlopCounterMode(display=False) as counter:
             trainer.step(*batch)
@@ -180,8 +183,9 @@ def header(device: torch.device, args: argparse.Namespace, params: int) -> None:
     print(f"device: {device} ({name}); torch {torch.__version__}, CUDA {torch.version.cuda}, "
           f"threads {torch.get_num_threads()}")
     print(f"model: InpaintingGenerator widths {tuple(args.widths)}, {args.num_residual} residual blocks, "
-          f"{params:,} parameters; L1 + {TrainConfig().perceptual_weight:g} x VGG19 perceptual ({args.vgg_weights} weights); "
-          f"{args.size}x{args.size}, batch {args.batch}; median of {args.steps} steps")
+          f"{params:,} parameters; L1 + {TrainConfig().perceptual_weight:g} x VGG19 perceptual "
+          f"({args.vgg_weights or 'none'} weights); {args.image_size}x{args.image_size}, batch {args.batch_size}; "
+          f"median of {args.steps} steps")
 
 
 def run_table(args: argparse.Namespace) -> int:
@@ -212,11 +216,9 @@ def run_table(args: argparse.Namespace) -> int:
             extra = 3 if cfg.compile or cfg.cuda_graphs else 0
             data_iter = None
             if cfg.gpu_cache:
-                from facelib.data import SyntheticFaces
-
                 n = args.faces or max(4, warmup + extra + args.steps + 1) * cfg.batch_size
                 faces = SyntheticFaces(n=n, size=cfg.image_size, seed=cfg.seed)
-                source = _DeviceSource(faces, _mask_gen(cfg, trainer), cfg, device, progress=False)
+                source = DeviceSource(faces, build_masks(cfg), cfg, device, progress=False)
                 data_iter = endless(source)
             rows.append((label, time_row(trainer, batches, args.steps, warmup + extra, data_iter)))
         except Exception as exc:  # e.g. compile unavailable: report, keep going without this switch
@@ -228,17 +230,15 @@ def run_table(args: argparse.Namespace) -> int:
 
     if not args.no_loader_row:
         # Reference: the same fast step fed by the ordinary CPU data path (decode + masks on CPU, DataLoader).
-        from facelib.data import InpaintingDataset, SyntheticFaces
-
-        workers = args.workers if device.type == "cuda" else 0
+        workers = args.num_workers if device.type == "cuda" else 0
         label = f"  ref: fast step + CPU DataLoader ({workers} workers)"
         try:
             lcfg = replace(cfg, gpu_cache=False, num_workers=workers)
             trainer = Trainer(lcfg, progress=False, build_data=False)
             n = args.faces or max(4, warmup + 3 + args.steps + 1) * lcfg.batch_size
             faces = SyntheticFaces(n=n, size=lcfg.image_size, seed=lcfg.seed)
-            source = _LoaderSource(InpaintingDataset(faces, _mask_gen(lcfg, trainer), seed=lcfg.seed), lcfg,
-                                   pin_memory=device.type == "cuda")
+            source = LoaderSource(InpaintingDataset(faces, build_masks(lcfg), seed=lcfg.seed), lcfg,
+                                  pin_memory=device.type == "cuda")
             extra = 3 if lcfg.compile or lcfg.cuda_graphs else 0
             rows.append((label, time_row(trainer, batches, args.steps, warmup + extra, endless(source))))
         except Exception as exc:
@@ -254,12 +254,6 @@ def run_table(args: argparse.Namespace) -> int:
               f"{limit:,.0f} images/s at {args.peak_tflops:g} TFLOP/s; 'share of limit' uses --limit "
               f"{args.limit:,.0f} images/s")
     return 0
-
-
-def _mask_gen(cfg: TrainConfig, trainer: Trainer):
-    from facelib.train import _mask_generator
-
-    return _mask_generator(cfg, trainer.generator)
 
 
 def print_table(rows, limit: float) -> None:

@@ -4,7 +4,8 @@
     python experiments/utkface.py evaluate --profile cpu   # the table (results.md / results.csv) from checkpoints
     python experiments/utkface.py figures  --profile cpu   # loss curves, per-bin plots, sample grids -> figures/
 
-Profiles (all models of a profile share data, masks, size, batch and step budget):
+Profiles (``experiments/utkface_setup.py``; all models of a profile share data, masks, size, batch and step
+budget):
 
 * ``gpu``: the protocol's 128x128, 10 epochs over the 21,708 UTKFace training faces, batch 32 (needs a GPU).
 * ``cpu``: 64x64, the first 2,400 training faces, 4 epochs of 150 steps of batch 16, bf16 autocast: clearly a
@@ -20,33 +21,24 @@ import os
 import sys
 from pathlib import Path
 
-import torch
+# Run against the checkout this file lives in, as a script (python experiments/utkface.py) or a module.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facelib.train import TrainConfig, train
+import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("pixel", "generator", "gan", "gated", "context_encoder")
-# Evaluation per profile: the protocol's size and how many cases of every (mask kind, bin) are scored.
-EVAL = {"cpu": dict(size=64, per_bin=60), "gpu": dict(size=128, per_bin=None)}
-LABELS = {"pixel": "ours, L1 only", "generator": "ours, L1 + VGG", "gan": "ours, L1 + VGG + GAN",
-          "gated": "gated, L1 + VGG", "context_encoder": "Context Encoder"}
-PROFILES = {
-    "cpu": dict(image_size=64, batch_size=16, epochs=4, max_train_images=2400, max_steps=None, amp="bf16",
-                channels_last=True, max_val_images=256, checkpoint_every=50),
-    "gpu": dict(image_size=128, batch_size=32, epochs=10, max_steps=None, amp="auto", channels_last="auto",
-                max_val_images=2000, checkpoint_every=500, gpu_cache=True),
-}
-
-
-def env_dir(name: str) -> str:
-    value = os.environ.get(name)
-    if not value or not Path(value).is_dir():
-        sys.exit(f"set {name} to the folder (see data/README.md); got {value!r}")
-    return value
-
-
-def run_dir(profile: str, model: str) -> Path:
-    return ROOT / "runs" / f"utkface-{profile}" / model
+from experiments.utkface_figures import make_figures  # noqa: E402
+from experiments.utkface_setup import (  # noqa: E402
+    EVAL,
+    LABELS,
+    MODELS,
+    PROFILES,
+    ROOT,
+    env_dir,
+    results_dir,
+    run_dir,
+)
+from facelib.evaluate import main as evaluate_main  # noqa: E402
+from facelib.train import TrainConfig, train  # noqa: E402
 
 
 def train_all(profile: str, models: tuple[str, ...]) -> None:
@@ -57,10 +49,6 @@ def train_all(profile: str, models: tuple[str, ...]) -> None:
                                     seed=0, **PROFILES[profile])
         print(f"=== {model} -> {out}", flush=True)
         train(config)
-
-
-def results_dir(profile: str) -> Path:
-    return ROOT / "results" / f"utkface-{profile}"
 
 
 def _for_caller(path: Path) -> str:
@@ -78,8 +66,6 @@ def _for_caller(path: Path) -> str:
 
 def evaluate_all(profile: str, models: tuple[str, ...]) -> None:
     """The table: every trained model and both OpenCV baselines on the same protocol cases."""
-    from facelib.evaluate import main as evaluate_main
-
     args = ["--faces", env_dir("FACELIB_UTKFACE"), "--masks", env_dir("FACELIB_MASKS"),
             "--size", str(EVAL[profile]["size"]), "--out", str(results_dir(profile)), "--baseline", "telea", "ns"]
     if EVAL[profile]["per_bin"]:
@@ -105,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "evaluate":
         evaluate_all(args.profile, tuple(args.models))
     else:
-        from utkface_figures import make_figures  # beside this script
-
         make_figures(args.profile, tuple(args.models))
     return 0
 

@@ -23,7 +23,8 @@ from facelib.evaluate import load_checkpoint_method  # noqa: E402
 from facelib.models import composite, mask_image  # noqa: E402
 from facelib.protocol import ProtocolDataset, read_manifest  # noqa: E402
 from facelib.viz import add_caption, save_inpainting_grid, tint_hole  # noqa: E402
-from utkface import EVAL, LABELS, ROOT, env_dir, results_dir, run_dir  # noqa: E402
+
+from .utkface_setup import EVAL, LABELS, ROOT, env_dir, results_dir, run_dir  # noqa: E402
 
 
 def _history(profile: str, model: str) -> dict:

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .models import composite
+
 __all__ = ["OPENCV_METHODS", "opencv_inpaint", "OpenCVInpainter"]
 
 #: Method name -> OpenCV flag.
@@ -71,7 +73,7 @@ def opencv_inpaint(image: Tensor, mask: Tensor, method: str = "telea", radius: f
     result = torch.from_numpy(np.ascontiguousarray(filled[..., ::-1])).permute(0, 3, 1, 2)
     result = (result.float() / 127.5 - 1).to(device=image.device, dtype=image.dtype)
     masks = masks.to(dtype=image.dtype)
-    out = masks * result + (1 - masks) * images
+    out = composite(result, images, masks)
     return out if batched else out[0]
 
 

@@ -43,8 +43,8 @@ from tqdm.auto import tqdm
 
 from . import metrics as M
 from .baselines import OPENCV_METHODS, OpenCVInpainter
-from .masks import CenterMask
-from .models import ContextEncoder, composite, mask_image
+from .checkpoint import load_checkpoint
+from .models import composite, mask_image, supported_mask_kinds
 from .protocol import (
     KINDS,
     UTKFACE_MANIFEST,
@@ -54,6 +54,7 @@ from .protocol import (
     group_order,
     read_manifest,
 )
+from .train import TrainConfig, load_generator
 
 __all__ = [
     "TABLE_METRICS",
@@ -87,20 +88,14 @@ Method = Callable[[Tensor, Tensor], Tensor]
 
 
 def supported_kinds(method: Method, size: int) -> tuple[str, ...]:
-    """The mask kinds a method can be scored on at ``size``: all, or ``("center",)`` for a Context Encoder.
+    """The mask kinds a method can be scored on at ``size``: all, or those the model says it fills
+    (``("center",)`` for a Context Encoder; ``facelib.models.supported_mask_kinds``).
 
-    Raises ValueError when a Context Encoder was built for another image size or another hole than the
-    protocol's centre square (a quarter of the image).
+    Raises ValueError when a model cannot be scored at ``size`` (e.g. a Context Encoder built for another image
+    size or another hole than the protocol's centre square, a quarter of the image).
     """
-    if not isinstance(method, ContextEncoder):
-        return KINDS
-    if method.image_size != size:
-        raise ValueError(f"the Context Encoder was built for {method.image_size}x{method.image_size} images; "
-                         f"evaluate it with size {method.image_size}")
-    if not torch.equal(method.center_mask(), CenterMask(size)()):
-        raise ValueError(f"the Context Encoder fills {method.hole_box} (top, left, h, w), not the protocol's "
-                         f"centre square of a quarter of the image: its hole_size/overlap differ from the protocol")
-    return ("center",)
+    kinds = supported_mask_kinds(method, size)
+    return KINDS if kinds is None else tuple(k for k in KINDS if k in kinds)
 
 
 @torch.no_grad()
@@ -281,9 +276,6 @@ def load_checkpoint_method(path: str | os.PathLike, size: int, device: str | tor
     Raises FileNotFoundError for a missing file and ValueError when it was trained at another size than
     ``size`` (unless ``allow_size_mismatch``).
     """
-    from .checkpoint import load_checkpoint
-    from .train import load_generator
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found: training writes <out_dir>/checkpoints/last.pt "
@@ -331,9 +323,6 @@ def find_checkpoints(folder: str | os.PathLike, size: int,
     The name is the run folder relative to ``folder``; runs under ``exclude`` are skipped (e.g. a notebook's
     own fallback run).
     """
-    from .checkpoint import load_checkpoint
-    from .train import TrainConfig
-
     folder = Path(folder)
     skip = Path(exclude).resolve() if exclude is not None else None
     found: dict[str, Path] = {}

@@ -1,13 +1,14 @@
 """Loss functions for inpainting: masked pixel loss, style (Gram) loss, total variation, adversarial losses.
 
-Conventions (see CONTRACT.md): images (N, 3, H, W) in [-1, 1]; masks (N, 1, H, W) with 1 = hole (missing),
+Conventions (``facelib.models.interface``): images (N, 3, H, W) in [-1, 1]; masks (N, 1, H, W) with 1 = hole (missing),
 0 = known. Every loss returns a scalar float32 tensor (computed in float32 even under bf16 autocast, because
 small differences of bf16 numbers lose most of their digits). The perceptual loss lives in
 :mod:`facelib.vgg` next to the VGG19 it needs.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,10 @@ from torch import Tensor
 __all__ = [
     "PIXEL_KINDS",
     "ADVERSARIAL_KINDS",
+    "ADVERSARIAL_LOSSES",
+    "AdversarialLoss",
     "masked_pixel_loss",
+    "weighted_pixel_loss",
     "gram_matrix",
     "style_loss",
     "total_variation_loss",
@@ -25,7 +29,6 @@ __all__ = [
 ]
 
 PIXEL_KINDS: tuple[str, ...] = ("l1", "l2")
-ADVERSARIAL_KINDS: tuple[str, ...] = ("bce", "lsgan", "hinge")
 
 
 def _check_kind(kind: str, kinds: tuple[str, ...], what: str) -> None:
@@ -89,6 +92,13 @@ def masked_pixel_loss(
     error = _pixel_error(output, target, kind)
     mask = mask.float()
     return hole_weight * _region_mean(error, mask) + valid_weight * _region_mean(error, 1.0 - mask)
+
+
+def weighted_pixel_loss(output: Tensor, target: Tensor, weights: Tensor, kind: str = "l1") -> Tensor:
+    """``mean(weights * error)``: a pixel loss with given per-pixel weights (e.g. the Context Encoder's 10x
+    overlap band, ``ContextEncoder.center_loss_weights``). ``weights`` broadcasts to ``output``; scalar float32."""
+    _check_kind(kind, PIXEL_KINDS, "pixel loss")
+    return (_pixel_error(output, target, kind) * weights).mean()
 
 
 def gram_matrix(feat: Tensor) -> Tensor:
@@ -160,6 +170,35 @@ def total_variation_loss(x: Tensor, mask: Tensor | None = None) -> Tensor:
     return _region_mean(dh, wh) + _region_mean(dv, wv)
 
 
+class AdversarialLoss(NamedTuple):
+    """One entry of :data:`ADVERSARIAL_LOSSES` (logits in, scalar float32 out).
+
+    Attributes:
+        discriminator: ``(real_logits, fake_logits) -> loss`` of the discriminator.
+        generator: ``fake_logits -> loss`` of the generator.
+        threshold: the logit that separates "real" from "fake" when counting the discriminator's accuracy.
+    """
+
+    discriminator: Callable[[Tensor, Tensor], Tensor]
+    generator: Callable[[Tensor], Tensor]
+    threshold: float
+
+
+#: The adversarial losses by name (``--adversarial``; "none" means no discriminator).
+ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {
+    # Goodfellow et al. 2014 (non-saturating generator loss): BCE-with-logits against 1 / 0.
+    "bce": AdversarialLoss(lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+                           lambda fake: F.softplus(-fake).mean(), 0.0),
+    # Mao et al. 2017: least squares to the targets 1 / 0, so the decision threshold is 0.5.
+    "lsgan": AdversarialLoss(lambda real, fake: (real - 1.0).square().mean() + fake.square().mean(),
+                             lambda fake: (fake - 1.0).square().mean(), 0.5),
+    # Miyato et al. 2018.
+    "hinge": AdversarialLoss(lambda real, fake: F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean(),
+                             lambda fake: -fake.mean(), 0.0),
+}
+ADVERSARIAL_KINDS: tuple[str, ...] = tuple(ADVERSARIAL_LOSSES)
+
+
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "bce") -> Tensor:
     """Discriminator loss on raw logits (any shape, e.g. PatchGAN (N, 1, h, w)); lower is better for D.
 
@@ -174,12 +213,7 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = "bc
         scalar float32 tensor. ``fake_logits`` should come from a detached generator output.
     """
     _check_kind(kind, ADVERSARIAL_KINDS, "adversarial loss")
-    real, fake = real_logits.float(), fake_logits.float()
-    if kind == "bce":
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
-    if kind == "lsgan":
-        return (real - 1.0).square().mean() + fake.square().mean()
-    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    return ADVERSARIAL_LOSSES[kind].discriminator(real_logits.float(), fake_logits.float())
 
 
 def generator_adversarial_loss(fake_logits: Tensor, kind: str = "bce") -> Tensor:
@@ -193,9 +227,4 @@ def generator_adversarial_loss(fake_logits: Tensor, kind: str = "bce") -> Tensor
         scalar float32 tensor; gradients flow through ``fake_logits`` to the generator.
     """
     _check_kind(kind, ADVERSARIAL_KINDS, "adversarial loss")
-    fake = fake_logits.float()
-    if kind == "bce":
-        return F.softplus(-fake).mean()
-    if kind == "lsgan":
-        return (fake - 1.0).square().mean()
-    return -fake.mean()
+    return ADVERSARIAL_LOSSES[kind].generator(fake_logits.float())

@@ -35,7 +35,6 @@ from torch import Tensor
 IRREGULAR_BINS: tuple[str, ...] = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")
 #: Files per hole-ratio bin in NVIDIA's test set (00000-01999 is 0-10%, 02000-03999 is 10-20%, ...).
 FILES_PER_BIN = 2000
-MASK_NAMES: tuple[str, ...] = ("center", "rectangles", "freeform", "irregular", "mixed")
 MASKS_HELP = (
     "the NVIDIA irregular mask test set (Liu et al. 2018, 'Image Inpainting for Irregular Holes Using Partial "
     "Convolutions', https://nv-adlr.github.io/publication/partialconv-inpainting: 'Irregular Mask Dataset, "
@@ -375,27 +374,39 @@ class MixedMasks(MaskGenerator):
         return f"MixedMasks({self.generators}, weights={np.round(self.weights, 3).tolist()})"
 
 
+def _irregular(size: int, root: str | Path | None, augment: bool, seed: int | None) -> MaskGenerator:
+    if root is None:
+        raise ValueError(f"masks 'irregular' need a mask folder (root=...): {MASKS_HELP}")
+    return IrregularMasks(root, size, augment=augment, seed=seed)
+
+
+def _mixed(size: int, root: str | Path | None, augment: bool, seed: int | None) -> MaskGenerator:
+    gens: list[MaskFn] = [RandomRectangles(size), FreeFormMask(size)]
+    if root is not None:
+        gens.append(IrregularMasks(root, size, augment=augment))
+    return MixedMasks(gens, seed=seed)
+
+
+#: The mask kinds by name: ``factory(size, root, augment, seed) -> MaskGenerator`` (see :func:`make_masks`).
+MASK_KINDS: dict[str, Callable[[int, "str | Path | None", bool, "int | None"], MaskGenerator]] = {
+    "center": lambda size, root, augment, seed: CenterMask(size, seed=seed),
+    "rectangles": lambda size, root, augment, seed: RandomRectangles(size, seed=seed),
+    "freeform": lambda size, root, augment, seed: FreeFormMask(size, seed=seed),
+    "irregular": _irregular,
+    "mixed": _mixed,
+}
+#: The names of :data:`MASK_KINDS`, in order.
+MASK_NAMES: tuple[str, ...] = tuple(MASK_KINDS)
+
+
 def make_masks(name: str, size: int, root: str | Path | None = None, augment: bool = False,
                seed: int | None = None) -> MaskGenerator:
-    """A mask generator by name: ``center | rectangles | freeform | irregular | mixed``.
+    """A mask generator by name (:data:`MASK_KINDS`): ``center | rectangles | freeform | irregular | mixed``.
 
     ``irregular`` needs ``root`` (the NVIDIA test-mask folder); ``mixed`` is rectangles + free-form strokes in
     equal parts, plus the irregular masks when ``root`` is given. ``augment`` applies to the irregular masks.
     ``seed`` seeds the generator's own rng, used when it is called without one (``gen()``).
     """
-    if name == "center":
-        return CenterMask(size, seed=seed)
-    if name == "rectangles":
-        return RandomRectangles(size, seed=seed)
-    if name == "freeform":
-        return FreeFormMask(size, seed=seed)
-    if name == "irregular":
-        if root is None:
-            raise ValueError(f"masks 'irregular' need a mask folder (root=...): {MASKS_HELP}")
-        return IrregularMasks(root, size, augment=augment, seed=seed)
-    if name == "mixed":
-        gens: list[MaskFn] = [RandomRectangles(size), FreeFormMask(size)]
-        if root is not None:
-            gens.append(IrregularMasks(root, size, augment=augment))
-        return MixedMasks(gens, seed=seed)
-    raise ValueError(f"unknown mask family {name!r}; choose from {', '.join(MASK_NAMES)}")
+    if name not in MASK_KINDS:
+        raise ValueError(f"unknown mask family {name!r}; choose from {', '.join(MASK_NAMES)}")
+    return MASK_KINDS[name](size, root, augment, seed)

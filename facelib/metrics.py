@@ -33,6 +33,8 @@ import torch
 from torch import Tensor
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
+from .vgg import vgg_feature_distance
+
 __all__ = [
     "METRICS",
     "HIGHER_IS_BETTER",
@@ -151,10 +153,9 @@ def perceptual_distance(pred: Tensor, target: Tensor, vgg: torch.nn.Module) -> T
 
     ``vgg`` is a :class:`facelib.vgg.VGG19Features` (``weights="caffe"`` for reported numbers: the original
     VGG weights, whose features live on a 0-255 input scale). The distance is the mean absolute difference of
-    each returned feature map, averaged over the layers (``facelib.vgg.vgg_feature_distance``).
+    each returned feature map, averaged over the layers: ``facelib.vgg.feature_distance``, the same distance
+    the training's perceptual loss minimises.
     """
-    from .vgg import vgg_feature_distance
-
     _check_pair(pred, target)
     return vgg_feature_distance(pred.float(), target.float(), vgg).float()
 

@@ -29,6 +29,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import nbformat
+import papermill
+from papermill.exceptions import PapermillExecutionError
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+
+from .train import SMALL as TRAIN_SMALL
+
 __all__ = [
     "COMMON_PARAMETERS",
     "SMALL_COMMON",
@@ -53,6 +61,10 @@ COMMON_PARAMETERS: tuple[str, ...] = ("data", "image_size", "n_images", "seed", 
 #: ``--small`` values for every notebook (a notebook's entry in :data:`SMALL` overrides them).
 SMALL_COMMON: dict[str, Any] = {"image_size": 32, "n_images": 16}
 
+#: ``--small`` values of the training notebooks 06-08: ``facelib.train.SMALL`` (config field names) and the
+#: number of faces.
+SMALL_TRAINING: dict[str, Any] = {**TRAIN_SMALL, "n_images": 32}
+
 #: ``--small`` values per notebook (file name without ``.ipynb``), merged over :data:`SMALL_COMMON`.
 SMALL: dict[str, dict[str, Any]] = {
     "00_overview": {"image_size": 64, "n_images": 8},
@@ -61,13 +73,9 @@ SMALL: dict[str, dict[str, Any]] = {
     "03_residual_blocks": {"image_size": 32, "n_images": 4, "depth": 12, "rf_blocks": 4},
     "04_decoder": {"image_size": 64, "n_images": 4},
     "05_vgg_features": {"image_size": 64, "n_images": 4},
-    "06_training": {"image_size": 32, "n_images": 32, "n_val": 8, "epochs": 2, "batch_size": 4, "max_steps": 20,
-                    "widths": [16, 32, 64], "num_residual": 2, "n_show": 4},
-    "07_gan_comparison": {"image_size": 32, "n_images": 32, "n_val": 8, "epochs": 2, "batch_size": 4,
-                          "max_steps": 16, "widths": [16, 32, 64], "num_residual": 2, "gated_num_residual": 1,
-                          "d_base": 16, "n_show": 4},
-    "08_context_encoder_comparison": {"image_size": 32, "n_images": 32, "n_val": 8, "epochs": 2, "batch_size": 4,
-                                      "max_steps": 16, "widths": [16, 32, 64], "num_residual": 2, "n_show": 4},
+    "06_training": {**SMALL_TRAINING, "max_steps": 20, "n_show": 4},
+    "07_gan_comparison": {**SMALL_TRAINING, "max_steps": 16, "gated_num_residual": 1, "d_base": 16, "n_show": 4},
+    "08_context_encoder_comparison": {**SMALL_TRAINING, "max_steps": 16, "n_show": 4},
     "09_evaluation": {"image_size": 32, "n_images": 32, "per_bin": 2, "n_boot": 200, "n_cases": 2,
                       "fallback_steps": 8},
 }
@@ -142,32 +150,25 @@ NOTEBOOKS: list[Path] = _list_notebooks()
 
 # ------------------------------------------------------------------------------------------- parameters
 def notebook_parameters(path: str | os.PathLike) -> dict[str, Any]:
-    """``{name: default value}`` of the notebook's cell tagged ``parameters``.
+    """``{name: default value}`` of the notebook's cell tagged ``parameters`` (``papermill.inspect_notebook``
+    reads the cell; the defaults must be literals so they can be checked and injected).
 
     Raises:
-        ParameterError: no such cell, more than one, or a line that is not ``name = <literal>``.
+        ParameterError: no such cell, more than one, or a default that is not a literal.
     """
-    import nbformat
-
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise ParameterError(f"{path.name}: expected exactly one code cell tagged 'parameters', found {len(cells)}")
     values: dict[str, Any] = {}
-    try:
-        tree = ast.parse(cells[0].source)
-    except SyntaxError as err:
-        raise ParameterError(f"{path.name}: the parameters cell is not valid Python: {err}") from None
-    for node in tree.body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ParameterError(f"{path.name}: line {node.lineno} of the parameters cell is not `name = value`")
+    for name, info in papermill.inspect_notebook(str(path)).items():
         try:
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-        except ValueError:
+            values[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
             raise ParameterError(
-                f"{path.name}: parameter {node.targets[0].id!r} must have a literal default (number, string, "
-                "list, dict, True/False/None)"
+                f"{path.name}: parameter {name!r} must have a literal default (number, string, list, dict, "
+                f"True/False/None), got {info['default']!r}"
             ) from None
     return values
 
@@ -242,6 +243,8 @@ def parameters_for(
     if figures_dir is not None:
         values["figures_dir"] = str(Path(figures_dir).expanduser().resolve())
     values.update(extra or {})
+    # papermill writes a tuple as a string: inject lists (the notebooks and TrainConfig accept both).
+    values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
     validate_parameters(path, values)
     return values
 
@@ -261,10 +264,6 @@ def prepare(
     (papermill's ``parameterize_notebook``). ``figures_dir`` defaults to ``out_dir/figures``.
     Returns the written paths, in series order.
     """
-    import nbformat
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
     out = Path(out_dir)
     paths = notebook_paths(only=only)
     figures_dir = figures_dir if figures_dir is not None else out / "figures"
@@ -310,9 +309,6 @@ def run(
         ParameterError: before anything runs, for a bad parameter of any selected notebook.
         NotebookFailedError: naming the notebook and cell that failed (later notebooks are not run).
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     out = Path(out_dir)
     if figures_dir is None:
         figures_dir = out / "figures" if small else repo_root() / "figures"

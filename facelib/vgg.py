@@ -56,6 +56,7 @@ __all__ = [
     "load_torchvision_vgg19_state_dict",
     "VGG19Features",
     "PerceptualLoss",
+    "feature_distance",
     "vgg_feature_distance",
 ]
 
@@ -373,6 +374,43 @@ def _feature_error(a: Tensor, b: Tensor, criterion: str) -> Tensor:
     return diff.abs() if criterion == "l1" else diff.square()
 
 
+def feature_distance(
+    feats_a: Sequence[Tensor],
+    feats_b: Sequence[Tensor],
+    criterion: str = "l1",
+    layer_weights: Sequence[float] | None = None,
+    per_image: bool = False,
+) -> Tensor:
+    """The perceptual distance: the one definition used by training, :class:`PerceptualLoss`, the metrics
+    (:func:`vgg_feature_distance`, ``facelib.metrics.perceptual_distance``) and the notebooks.
+
+    ``mean over layers of the mean feature error`` (Johnson et al. 2016), in float32.
+
+    Args:
+        feats_a, feats_b: the same layers' features of two image batches (``VGG19Features`` outputs), each
+            (N, C_i, H_i, W_i).
+        criterion: ``"l1"`` (mean absolute error) or ``"l2"`` (mean squared error).
+        layer_weights: one weight per layer, used as given (a weighted sum instead of the mean over layers).
+        per_image: return (N,) distances instead of the batch's scalar.
+
+    Returns:
+        scalar (or (N,)) float32 tensor >= 0, zero for identical features. Gradients flow to both inputs.
+    """
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
+    if len(feats_a) != len(feats_b) or not feats_a:
+        raise ValueError(f"need the same non-zero number of feature maps, got {len(feats_a)} and {len(feats_b)}")
+    errors = [_feature_error(a, b, criterion) for a, b in zip(feats_a, feats_b)]
+    if per_image:
+        per_layer = [e.flatten(1).mean(1) for e in errors]
+        if layer_weights is not None:
+            return sum(w * d for w, d in zip(layer_weights, per_layer))  # type: ignore[return-value]
+        return torch.stack(per_layer, 0).mean(0)
+    if layer_weights is not None:
+        return sum(float(w) * e.mean() for w, e in zip(layer_weights, errors))  # type: ignore[return-value]
+    return sum(e.mean() for e in errors) / len(errors)  # type: ignore[return-value]
+
+
 class PerceptualLoss(nn.Module):
     """Perceptual (feature reconstruction) loss of Johnson et al. 2016 on frozen VGG19 features.
 
@@ -423,10 +461,9 @@ class PerceptualLoss(nn.Module):
         feats_out = self.vgg(output)
         with torch.no_grad():
             feats_tgt = self.vgg(target.detach())
-        loss = output.new_zeros((), dtype=torch.float32)
-        for w, p in zip(self.layer_weights, self._positions):
-            loss = loss + w * _feature_error(feats_out[p], feats_tgt[p], self.criterion).mean()
-        return loss
+        pick = self._positions
+        return feature_distance([feats_out[p] for p in pick], [feats_tgt[p] for p in pick], self.criterion,
+                                self.layer_weights)
 
     def extra_repr(self) -> str:
         return f"layers={self.layers}, layer_weights={self.layer_weights}, criterion={self.criterion!r}"
@@ -455,5 +492,4 @@ def vgg_feature_distance(
     layers = vgg.layers if layers is None else tuple(layers)
     positions = [vgg.layers.index(i) for i in layers]
     fa, fb = vgg(a), vgg(b)
-    per_layer = [_feature_error(fa[p], fb[p], criterion).flatten(1).mean(1) for p in positions]
-    return torch.stack(per_layer, 0).mean(0)
+    return feature_distance([fa[p] for p in positions], [fb[p] for p in positions], criterion, per_image=True)

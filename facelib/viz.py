@@ -3,7 +3,7 @@
 Every figure of the repository says what produced it. :func:`provenance` builds that footnote (data, weights,
 hardware) and :func:`add_caption` writes it under a figure; the grid and curve helpers take ``caption=``.
 
-Conventions (CONTRACT.md): images are float tensors (3, H, W) / (N, 3, H, W) in [-1, 1]; masks are
+Conventions (``facelib.models.interface``): images are float tensors (3, H, W) / (N, 3, H, W) in [-1, 1]; masks are
 (1, H, W) / (N, 1, H, W) with values {0, 1}, **1 = hole**.
 
 Figures are created with :mod:`matplotlib.pyplot`, so in a notebook (inline backend) a returned figure
@@ -25,6 +25,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 from torchvision.utils import make_grid
+
+from .data import describe_dataset
+from .models import composite
+from .vgg import LAYER_NAMES
 
 __all__ = [
     "to_display",
@@ -89,7 +93,7 @@ def to_display(x: Tensor) -> np.ndarray:
 def tint_hole(image: Tensor, mask: Tensor) -> Tensor:
     """The network's input as a person should see it: known pixels, hole painted :data:`HOLE_COLOUR`."""
     colour = torch.tensor(HOLE_COLOUR).view(1, 3, 1, 1) * 2 - 1
-    return image * (1 - mask) + colour * mask
+    return composite(colour, image, mask)
 
 
 def inpainting_rows(image: Tensor, mask: Tensor, output: Tensor) -> dict[str, Tensor]:
@@ -114,7 +118,7 @@ def inpainting_rows(image: Tensor, mask: Tensor, output: Tensor) -> dict[str, Te
     return {
         "masked": tint_hole(image, mask),
         "output": output,
-        "composite": mask * output + (1 - mask) * image,
+        "composite": composite(output, image, mask),
         "real": image,
     }
 
@@ -439,8 +443,6 @@ def provenance(data: Any = None, weights: str | None = None, device: str | torch
     elif isinstance(data, str):
         text = data
     else:
-        from .data import describe_dataset
-
         text = describe_dataset(data)
     parts = [f"data: {text}", f"weights: {weights or 'none'}", f"hardware: {describe_hardware(device)}"]
     if extra:
@@ -557,10 +559,6 @@ class FeatureExplorer:
         return outside / total if total > 0 else float("nan")
 
     def _name(self, layer: int) -> str:
-        try:
-            from .vgg import LAYER_NAMES
-        except ImportError:  # the explorer also works with a stand-in module
-            LAYER_NAMES = {}
         return f"{layer} ({LAYER_NAMES.get(layer, 'layer')})"
 
     def render(self, layer: int, channel: int, image_index: int = 0, masked: bool = False) -> Figure:

@@ -45,7 +45,8 @@ def smooth_batch(n: int = 4, size: int = 32, seed: int = 0) -> tuple[torch.Tenso
 
 
 def small_model(name: str) -> nn.Module:
-    return build_generator(name, **(SMALL_CE if name == "context_encoder" else SMALL))
+    """A small model of the registry entry ``name`` for 32x32 images (``ModelSpec.build``)."""
+    return MODELS[name].build(32, SMALL["widths"], SMALL["num_residual"])
 
 
 # --------------------------------------------------------------------------------------------- generator
@@ -128,11 +129,10 @@ def test_few_adam_steps_reduce_l1(name):
     image, mask = smooth_batch()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.999))
     losses = []
+    masked = mask_image(image, mask)
     for _ in range(30):
-        if name == "context_encoder":
-            loss = F.l1_loss(model.predict_center(mask_image(image, mask), mask), crop_center(image, 16))
-        else:
-            loss = F.l1_loss(model(mask_image(image, mask), mask), image)
+        views = model.views(model.predictor()(masked, mask), image, mask, masked)
+        loss = F.l1_loss(views.pixel_pred, views.pixel_target)  # the whole image, or the CE's centre
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -142,7 +142,7 @@ def test_few_adam_steps_reduce_l1(name):
 
 def test_registry_and_build_generator():
     assert set(GENERATORS) == {"generator", "gated", "context_encoder"}
-    assert MODELS is GENERATORS
+    assert GENERATORS == {name: spec.cls for name, spec in MODELS.items()}
     assert isinstance(build_generator("gated", **SMALL), GatedInpaintingGenerator)
     with pytest.raises(ValueError, match="generator, gated, context_encoder"):
         build_generator("unet")
@@ -360,3 +360,39 @@ def test_patch_discriminator_bad_inputs():
         d(torch.randn(1, 4, 64, 64))
     with pytest.raises(ValueError, match="too small"):
         d(torch.randn(1, 3, 16, 16))
+
+
+# ------------------------------------------------------------------------------- the one interface (registry)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_fills_the_whole_image_and_its_views_agree(name):
+    """(masked, mask) in, full image out; ``views`` of the raw prediction give that same image, a composite
+    that keeps the known pixels exactly, and a fake/real pair the model's own discriminator accepts."""
+    spec = MODELS[name]
+    model = spec.build(32, SMALL["widths"], SMALL["num_residual"]).eval()
+    assert isinstance(model, spec.cls)
+    image, mask = smooth_batch()
+    masked = mask_image(image, mask)
+    with torch.no_grad():
+        output = model(masked, mask)
+        views = model.views(model.predictor()(masked, mask), image, mask, masked)
+    assert output.shape == image.shape
+    assert torch.equal(views.output, output)
+    known = (mask == 0).expand_as(image)
+    assert torch.equal(views.composite[known], image[known])
+    assert views.fake.shape == views.real.shape
+    assert views.pixel_pred.shape == views.pixel_target.shape
+    if views.pixel_weights is not None:
+        assert views.pixel_weights.shape[-2:] == views.pixel_pred.shape[-2:]
+    disc = spec.build_discriminator(32, 8, False)
+    assert disc(views.fake).shape == disc(views.real).shape
+    assert spec.mask_kinds is None or spec.default_mask in spec.mask_kinds
+    assert model.supported_mask_kinds(32) == spec.mask_kinds
+
+
+def test_context_encoder_supported_kinds_check_size_and_hole():
+    ce = ContextEncoder(image_size=32, base=8, bottleneck_channels=32)
+    assert ce.supported_mask_kinds(32) == ("center",)
+    with pytest.raises(ValueError, match="built for 32x32"):
+        ce.supported_mask_kinds(64)
+    with pytest.raises(ValueError, match="hole_size/overlap"):
+        ContextEncoder(image_size=32, base=8, bottleneck_channels=32, overlap=2).supported_mask_kinds(32)

@@ -1,11 +1,11 @@
-"""facelib.series: parameter validation, prepared copies for nbval, and the structure every notebook shares.
+"""facelib.series: parameter validation, prepared copies for nbval, the small sizes (the notebooks' own
+structure is tested in test_notebooks.py).
 
 Executing the notebooks is `make test`'s job (nbval on `python -m facelib.series prepare --small` copies);
 these tests only read notebooks, so they take seconds.
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import nbformat
@@ -36,59 +36,6 @@ def test_figures_path_is_relative_to_notebooks(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the cwd must not matter
     assert series.figures_path("../figures", create=False) == ROOT / "figures"
     assert series.figures_path(tmp_path / "f") == tmp_path / "f" and (tmp_path / "f").is_dir()
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_every_notebook_has_the_common_parameters(path):
-    params = series.notebook_parameters(path)
-    missing = set(series.COMMON_PARAMETERS) - set(params)
-    assert not missing, f"{path.name} lacks common parameters {sorted(missing)}"
-    assert params["data"] is None and params["seed"] == 0 and params["device"] == "auto"
-    assert params["figures_dir"] == "../figures"
-    # the --small values must be accepted by the notebook
-    assert series.parameters_for(path, small=True)
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_structure(path):
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# ")
-    assert "Learning goals" in first.source
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"{path.name}: commit with outputs stripped"
-            source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
-            ast.parse(source)
-    exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
-    assert exercises, f"{path.name} has no '## Exercises' section"
-    tail = nb.cells[exercises[-1]:]
-    hidden = [c for c in tail if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden")]
-    assert hidden, f"{path.name}: the solutions belong in a collapsed (source_hidden) cell after the exercises"
-    assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
-
-
-@pytest.mark.parametrize("name", OWN)
-def test_teaching_notebooks_short_cells_and_facelib(name):
-    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    assert "You need" in nb.cells[0].source
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "from facelib" in text and "figures_path(figures_dir)" in text
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
-            continue
-        if cell.metadata.get("jupyter", {}).get("source_hidden"):
-            continue
-        body = [l for l in cell.source.splitlines() if l.strip() and not l.startswith(("import ", "from "))]
-        assert len(body) <= 16, f"{name}: long code cell ({len(body)} lines): {cell.source[:120]}"
-        assert not any(isinstance(n, ast.ClassDef) for n in ast.walk(ast.parse(
-            "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith("%"))))), \
-            f"{name}: classes belong in facelib"
-    # prose between the code: at least as many markdown cells as code cells, minus the setup
-    kinds = [c.cell_type for c in nb.cells]
-    assert kinds.count("markdown") >= kinds.count("code") - 2
 
 
 def _fake_repo(tmp_path, source: str) -> Path:
@@ -186,3 +133,18 @@ def test_run_reports_the_failing_notebook_and_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("FACELIB_REPO", str(tmp_path))
     with pytest.raises(series.NotebookFailedError, match=r"01_fake\.ipynb failed in cell \d+.*boom"):
         series.run(tmp_path / "out", only="01")
+
+
+def test_small_training_sizes_are_config_overrides():
+    """The training notebooks' small sizes are facelib.train.SMALL (TrainConfig field names), not restated."""
+    from facelib.train import SMALL, TrainConfig
+
+    for stem in ("06_training", "07_gan_comparison", "08_context_encoder_comparison"):
+        assert series.SMALL[stem].items() >= SMALL.items()
+    TrainConfig(data="synthetic", **SMALL)  # valid as they are
+
+
+def test_tuples_are_injected_as_lists():
+    """papermill would write a tuple as a string literal; the injected widths must stay a list of ints."""
+    path = series.repo_root() / "notebooks" / "06_training.ipynb"
+    assert series.parameters_for(path, small=True)["widths"] == [16, 32, 64]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from facelib.checkpoint import CheckpointError
+from facelib.checkpoint import CheckpointError, load_checkpoint
+from facelib.train import step as train_step
 from facelib.train import (
     PRESETS,
     NonFiniteLossError,
@@ -47,7 +48,7 @@ def tiny(out_dir: Path, preset: str = "generator", **overrides) -> TrainConfig:
 
 
 def checkpoint(out_dir: Path) -> dict:
-    return torch.load(Path(out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    return load_checkpoint(Path(out_dir) / "checkpoints" / "last.pt", map_location="cpu")
 
 
 def assert_same_state(a: dict, b: dict) -> None:
@@ -191,9 +192,7 @@ def test_resume_with_another_config_is_refused(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    import facelib.losses as losses
-
-    real = losses.masked_pixel_loss
+    real = train_step.masked_pixel_loss
     calls = {"n": 0}
 
     def nan_at_third_step(*args, **kwargs):
@@ -201,7 +200,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
         value = real(*args, **kwargs)
         return value * float("nan") if calls["n"] == 3 else value
 
-    monkeypatch.setattr(losses, "masked_pixel_loss", nan_at_third_step)
+    monkeypatch.setattr(train_step, "masked_pixel_loss", nan_at_third_step)
     cfg = tiny(tmp_path / "run", checkpoint_every=2)
     with pytest.raises(NonFiniteLossError, match=r"step 3.*pixel") as info:
         train(cfg, progress=False)

@@ -1,9 +1,13 @@
 """Inpainting networks: generators, discriminators and small helpers to build and inspect them.
 
-Every generator has the same interface, so training and evaluation code treat them alike::
+Every generator has the same interface (``interface.InpaintingModel``), so training and evaluation code
+treat them alike::
 
     output = generator(masked, mask)   # masked (N,3,H,W) in [-1,1], mask (N,1,H,W) 1 = hole -> (N,3,H,W) in [-1,1]
     result = composite(output, image, mask)
+
+``MODELS`` (``registry``) holds each model by name with what training needs: how to build it and its
+discriminator from the options, its default and supported mask kinds, the image sizes it accepts.
 
 ================  =============================  ==========================================
 name              class                          default parameters
@@ -17,19 +21,26 @@ from __future__ import annotations
 
 from torch import nn
 
-from .context_encoder import ChannelWiseFC, ContextEncoder, ContextEncoderDiscriminator, center_box, crop_center
+from .context_encoder import (
+    CenterPredictor,
+    ChannelWiseFC,
+    ContextEncoder,
+    ContextEncoderDiscriminator,
+    center_box,
+    crop_center,
+)
 from .discriminator import PatchDiscriminator
 from .gated import GatedConv2d, GatedInpaintingGenerator, GatedResidualBlock, GatedUpConv2d
-from .generator import (
-    ConvBlock,
-    Decoder,
-    Encoder,
-    InpaintingGenerator,
-    ResidualBlock,
+from .generator import ConvBlock, Decoder, Encoder, InpaintingGenerator, ResidualBlock
+from .interface import (
+    InpaintingModel,
+    InpaintingViews,
     check_inputs,
     composite,
     mask_image,
+    supported_mask_kinds,
 )
+from .registry import GENERATORS, MODELS, ModelSpec, build_generator, generator_options, model_spec
 
 __all__ = [
     "ConvBlock",
@@ -40,6 +51,9 @@ __all__ = [
     "mask_image",
     "composite",
     "check_inputs",
+    "InpaintingModel",
+    "InpaintingViews",
+    "supported_mask_kinds",
     "GatedConv2d",
     "GatedUpConv2d",
     "GatedResidualBlock",
@@ -47,53 +61,19 @@ __all__ = [
     "ChannelWiseFC",
     "ContextEncoder",
     "ContextEncoderDiscriminator",
+    "CenterPredictor",
     "center_box",
     "crop_center",
     "PatchDiscriminator",
     "GENERATORS",
     "MODELS",
+    "ModelSpec",
+    "model_spec",
     "build_generator",
     "generator_options",
     "count_parameters",
     "parameter_table",
 ]
-
-#: Generator classes by the name used on the command line (``--model``) and in configs.
-GENERATORS: dict[str, type[nn.Module]] = {
-    "generator": InpaintingGenerator,
-    "gated": GatedInpaintingGenerator,
-    "context_encoder": ContextEncoder,
-}
-#: Alias of ``GENERATORS`` (the name used in CONTRACT.md).
-MODELS = GENERATORS
-
-
-def build_generator(name: str, **kwargs) -> nn.Module:
-    """Build a generator by name, e.g. ``build_generator("gated", widths=(32, 64, 128))``.
-
-    Raises:
-        ValueError: unknown name (the message lists the valid ones).
-    """
-    try:
-        cls = GENERATORS[name]
-    except KeyError:
-        raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}") from None
-    return cls(**kwargs)
-
-
-def generator_options(name: str, image_size: int, widths: tuple[int, ...] = (64, 128, 256),
-                      num_residual: int = 8) -> dict:
-    """The ``build_generator(name, **options)`` keyword arguments of a training configuration's model.
-
-    The Context Encoder is built for one image size (its hole is the centre half) and takes a base width and a
-    bottleneck width; the other generators take the encoder widths and the number of residual blocks.
-    """
-    if name not in GENERATORS:
-        raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
-    if GENERATORS[name] is ContextEncoder:
-        return {"image_size": image_size, "hole_size": image_size // 2, "base": widths[0],
-                "bottleneck_channels": 2 * widths[-1]}
-    return {"widths": list(widths), "num_residual": num_residual}
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

@@ -10,7 +10,9 @@ decoder of up-convolutions paints only the missing centre::
                          -> decoder (4 x upconv4x4/2)  -> centre (N,3,64,64) in [-1,1]
 
 Unlike the other generators, the hole is fixed: the centre ``hole_size`` square. ``forward`` pastes the
-predicted centre into the input, so it has the same signature and output as ``InpaintingGenerator``.
+predicted centre into the input, so it has the same signature and output as ``InpaintingGenerator``; for
+training, ``predictor()`` gives the centre itself and ``views()`` says what the losses compare (the centre
+against the real centre, weighted by ``center_loss_weights``), so no caller has to know it is special.
 
 **Overlap** (paper, Sec. 5.1): the network may predict a region ``overlap`` pixels wider on each side than the
 real hole; the hole in the input is then only the inner ``hole_size - 2 * overlap`` square, and the
@@ -28,9 +30,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .generator import check_inputs
+from ..masks import CenterMask
+from .interface import InpaintingModel, InpaintingViews, check_inputs
 
 __all__ = [
+    "CenterPredictor",
     "center_box",
     "crop_center",
     "ChannelWiseFC",
@@ -109,7 +113,7 @@ class ChannelWiseFC(nn.Module):
         return f"channels={self.channels}, size={self.size}"
 
 
-class ContextEncoder(nn.Module):
+class ContextEncoder(InpaintingModel, nn.Module):
     """Pathak et al.'s context encoder, scalable to other sizes.
 
     Args:
@@ -124,6 +128,9 @@ class ContextEncoder(nn.Module):
     Attributes:
         encoder, bottleneck (ChannelWiseFC + 1x1 conv), decoder (nn.Sequential each).
     """
+
+    #: It only ever fills its fixed centre square.
+    mask_kinds = ("center",)
 
     def __init__(
         self,
@@ -251,6 +258,44 @@ class ContextEncoder(nn.Module):
             (N, 3, image_size, image_size) in [-1, 1]: ``masked`` with the predicted centre pasted in.
         """
         return self.paste_center(masked, self.predict_center(masked, mask))
+
+    # ------------------------------------------------------------------ the training interface (InpaintingModel)
+    def predictor(self) -> nn.Module:
+        """A module whose forward is ``predict_center`` (so ``torch.compile`` can compile it); no own weights."""
+        return CenterPredictor(self)
+
+    def views(self, prediction: Tensor, image: Tensor, mask: Tensor, masked: Tensor) -> InpaintingViews:
+        """Training views of a centre prediction (N, 3, hole_size, hole_size), as in Pathak et al.: the pixel
+        loss and the discriminator compare the predicted centre with the real centre (overlap band weighted by
+        ``center_loss_weights``); the output is ``masked`` with the centre pasted in, which is its own composite.
+        """
+        output = self.paste_center(masked, prediction)
+        real = crop_center(image, self.hole_size)
+        weights = self.center_loss_weights().to(prediction.device)
+        return InpaintingViews(output=output, composite=output, pixel_pred=prediction, pixel_target=real,
+                               pixel_weights=weights, fake=prediction, real=real)
+
+    def supported_mask_kinds(self, image_size: int) -> tuple[str, ...]:
+        """``("center",)``; ValueError when built for another size or another hole than the centre quarter."""
+        if self.image_size != image_size:
+            raise ValueError(f"the Context Encoder was built for {self.image_size}x{self.image_size} images; "
+                             f"evaluate it with size {self.image_size}")
+        if not torch.equal(self.center_mask(), CenterMask(image_size)()):
+            raise ValueError(f"the Context Encoder fills {self.hole_box} (top, left, h, w), not the protocol's "
+                             "centre square of a quarter of the image: its hole_size/overlap differ from the protocol")
+        return self.mask_kinds
+
+
+class CenterPredictor(nn.Module):
+    """``ContextEncoder.predict_center`` as a module's forward (a view for compilation; checkpoints store the
+    ContextEncoder itself, so its parameter names are unchanged)."""
+
+    def __init__(self, ce: ContextEncoder) -> None:
+        super().__init__()
+        self.ce = ce
+
+    def forward(self, masked: Tensor, mask: Tensor) -> Tensor:
+        return self.ce.predict_center(masked, mask)
 
 
 class ContextEncoderDiscriminator(nn.Module):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .generator import check_inputs
+from .interface import InpaintingModel, check_inputs
 
 __all__ = ["GatedConv2d", "GatedUpConv2d", "GatedResidualBlock", "GatedInpaintingGenerator"]
 
@@ -136,7 +136,7 @@ class GatedResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class GatedInpaintingGenerator(nn.Module):
+class GatedInpaintingGenerator(InpaintingModel, nn.Module):
     """``InpaintingGenerator`` with gated convolutions everywhere except the final RGB layer.
 
     Default size: 11,527,747 parameters (``widths=(64, 128, 256)``, ``num_residual=4``).

@@ -10,7 +10,8 @@ reasons at 1/4 resolution with residual blocks, and upsamples back with transpos
 With the default widths ``(64, 128, 256)`` and 8 residual blocks it has 10,779,331 parameters
 (encoder 668,800, residual blocks 9,445,376, decoder 665,155).
 
-Conventions (see CONTRACT.md): images are float tensors in [-1, 1]; masks are {0, 1} with **1 = hole**.
+Conventions (``facelib.models.interface``): images are float tensors in [-1, 1]; masks are {0, 1} with
+**1 = hole**.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from .interface import InpaintingModel, check_inputs, composite, mask_image
 
 __all__ = [
     "ConvBlock",
@@ -29,68 +32,6 @@ __all__ = [
     "composite",
     "check_inputs",
 ]
-
-
-def mask_image(image: Tensor, mask: Tensor) -> Tensor:
-    """Blank out the hole of ``image``.
-
-    Args:
-        image: (N, 3, H, W) or (3, H, W) in [-1, 1].
-        mask: (N, 1, H, W) or (1, H, W), 1 = hole, broadcastable to ``image``.
-
-    Returns:
-        ``image * (1 - mask)``: the known pixels, and 0 (mid-grey) in the hole.
-    """
-    return image * (1 - mask)
-
-
-def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
-    """Keep the known pixels of ``image`` and take the hole from ``output``.
-
-    This is how an inpainting result is shown and scored: the network is only trusted inside the hole.
-
-    Args:
-        output: generator output (N, 3, H, W) in [-1, 1].
-        image: the original (or masked) image (N, 3, H, W) in [-1, 1].
-        mask: (N, 1, H, W), 1 = hole.
-
-    Returns:
-        ``mask * output + (1 - mask) * image``, (N, 3, H, W). Where ``mask == 0`` the result equals ``image``
-        exactly (multiplying by 1.0 and adding 0.0 is exact in floating point).
-    """
-    return mask * output + (1 - mask) * image
-
-
-def check_inputs(masked: Tensor, mask: Tensor, multiple: int = 1, name: str = "generator") -> None:
-    """Validate a ``(masked, mask)`` pair, raising ``ValueError`` with the shapes and the fix.
-
-    Args:
-        masked: (N, C, H, W) image batch.
-        mask: (N, 1, H, W) mask batch.
-        multiple: H and W must be divisible by this (the total downsampling factor of the model).
-        name: model name used in the messages.
-    """
-    if masked.dim() != 4:
-        raise ValueError(
-            f"{name}: expected a batch (N, 3, H, W) for `masked`, got shape {tuple(masked.shape)}; "
-            "add a batch dimension with image.unsqueeze(0)"
-        )
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(
-            f"{name}: expected `mask` of shape (N, 1, H, W), got {tuple(mask.shape)}; "
-            "masks have one channel with 1 = hole (use mask.unsqueeze(0) for a single mask)"
-        )
-    n, _, h, w = masked.shape
-    if mask.shape[0] != n or mask.shape[2:] != masked.shape[2:]:
-        raise ValueError(
-            f"{name}: mask shape {tuple(mask.shape)} does not match image shape {tuple(masked.shape)}; "
-            f"expected ({n}, 1, {h}, {w})"
-        )
-    if h % multiple or w % multiple:
-        raise ValueError(
-            f"{name}: height and width must be divisible by {multiple} (the model downsamples by {multiple}), "
-            f"got {h}x{w}; resize or crop to e.g. {h - h % multiple or multiple}x{w - w % multiple or multiple}"
-        )
 
 
 class ConvBlock(nn.Sequential):
@@ -216,7 +157,7 @@ class Decoder(nn.Module):
         return self.to_rgb(self.up(x))
 
 
-class InpaintingGenerator(nn.Module):
+class InpaintingGenerator(InpaintingModel, nn.Module):
     """ResNet encoder-decoder inpainting generator.
 
     Default size: 10,779,331 parameters (``widths=(64, 128, 256)``, ``num_residual=8``).

@@ -1,0 +1,60 @@
+"""Training of the inpainting generators, one module per concept:
+
+=============  ==========================================================================================
+``config``     ``TrainConfig``: the single source of every option (name, default, help, choices); ``PRESETS``
+``build``      models, optimisers and the mask generator from a config (models from ``facelib.models.MODELS``)
+``sources``    the data paths: ``LoaderSource`` (DataLoader) and ``DeviceSource`` (uint8 cache on the device)
+``step``       ``TrainStep``: one discriminator + generator step, and the validation losses
+``loop``       ``Trainer`` and ``train()``: epochs, validation, the NaN stop
+``history``    the per-epoch rows, ``history.csv`` / ``history.json``, the figures
+``state``      checkpoints (format ``facelib.train/1``), resume, ``load_generator``
+``cli``        ``python -m facelib.train`` (the fast-path switches themselves live in ``facelib.fast``)
+=============  ==========================================================================================
+
+Usage::
+
+    python -m facelib.train --model list                       # the models and presets
+    python -m facelib.train --model gan --data /path/to/faces --out-dir runs/gan
+
+    from facelib.train import TrainConfig, train
+    history = train(TrainConfig.preset("generator", epochs=2, out_dir="runs/g"))["history"]
+
+Outputs in ``out_dir``: ``history.csv`` / ``history.json`` (one row per epoch, rewritten atomically after each
+epoch), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at each epoch end),
+``loss_curves.png`` and ``samples.png`` (masked / output / composite / real on fixed validation faces).
+"""
+from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_vgg
+from .cli import add_config_options, build_parser, config_from_args, list_models, main
+from .config import MODEL_NAMES, PRESETS, SMALL, TrainConfig
+from .loop import NonFiniteLossError, Trainer, train
+from .sources import DeviceSource, EpochSampler, LoaderSource, epoch_order
+from .state import RunState, load_generator
+from .step import TrainStep
+
+__all__ = [
+    "TrainConfig",
+    "PRESETS",
+    "SMALL",
+    "MODEL_NAMES",
+    "NonFiniteLossError",
+    "Trainer",
+    "TrainStep",
+    "Models",
+    "RunState",
+    "LoaderSource",
+    "DeviceSource",
+    "EpochSampler",
+    "epoch_order",
+    "build_generator",
+    "build_discriminator",
+    "build_vgg",
+    "build_masks",
+    "build_models",
+    "train",
+    "load_generator",
+    "add_config_options",
+    "build_parser",
+    "config_from_args",
+    "list_models",
+    "main",
+]

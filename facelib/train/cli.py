@@ -1,0 +1,111 @@
+"""The command line, ``python -m facelib.train`` / ``facelib-train``: one ``--kebab-case`` option per
+``TrainConfig`` field, with the field's help, type and choices (nothing restated here).
+
+    python -m facelib.train --model list                       # the models and presets
+    python -m facelib.train --model generator --epochs 5 --out-dir runs/g
+    python -m facelib.train --model gan --data /path/to/faces --out-dir runs/gan
+    python -m facelib.train --out-dir runs/g --epochs 10 --resume   # continue (or extend) a run
+
+Other scripts (``benchmarks/train_throughput.py``) add a subset of the same options with
+:func:`add_config_options`, so their flags are the config's too.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+from ..checkpoint import CheckpointError
+from .config import MODEL_NAMES, PRESETS, TrainConfig
+from .loop import NonFiniteLossError, train
+
+__all__ = ["add_config_options", "build_parser", "list_models", "config_from_args", "main"]
+
+
+def add_config_options(parser: argparse.ArgumentParser, names: Iterable[str] | None = None,
+                       defaults: Mapping[str, Any] | None = None,
+                       aliases: Mapping[str, Sequence[str]] | None = None,
+                       suppress: bool = True) -> argparse.ArgumentParser:
+    """Add ``--kebab-case`` options for ``TrainConfig`` fields to ``parser``.
+
+    Args:
+        names: the fields to add (default: all, in declaration order).
+        defaults: defaults that differ from the dataclass's (e.g. a benchmark's image size).
+        aliases: extra flags per field, e.g. ``{"image_size": ["--size"]}``.
+        suppress: leave options that are not given out of the namespace (so a preset's values stay), instead
+            of filling in the default.
+    """
+    defaults, aliases = dict(defaults or {}), dict(aliases or {})
+    wanted = None if names is None else set(names)
+    for f in fields(TrainConfig):
+        if wanted is not None and f.name not in wanted:
+            continue
+        meta = f.metadata
+        default = defaults.get(f.name, f.default)
+        flags = ["--" + f.name.replace("_", "-"), *aliases.get(f.name, ())]
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS if suppress else default,
+                                  "help": f"{meta.get('help', '')} (default: {default!r})"}
+        if f.name == "model":
+            kwargs["choices"] = (*MODEL_NAMES, *[p for p in PRESETS if p not in MODEL_NAMES], "list")
+            kwargs["help"] = "architecture or preset ('list' prints them); default: generator"
+        elif isinstance(f.default, bool) and "parse" not in meta:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif "nargs" in meta:
+            kwargs["nargs"], kwargs["type"] = meta["nargs"], meta["parse"]
+        else:
+            kwargs["type"] = meta["parse"] if "parse" in meta else (str if f.default is None else type(f.default))
+            if "choices" in meta and None not in meta["choices"]:
+                kwargs["choices"] = meta["choices"]
+        kwargs["help"] = kwargs["help"].replace("%", "%%")
+        parser.add_argument(*flags, **kwargs)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser: one ``--kebab-case`` option per ``TrainConfig`` field (defaults from the preset)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m facelib.train",
+        description="Train a face-inpainting generator. Options not given take the preset's value "
+                    "(see --model list), else the TrainConfig default.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar / table output")
+    return add_config_options(parser)
+
+
+def list_models() -> str:
+    """One line per model / preset (what ``--model list`` prints)."""
+    width = max(map(len, PRESETS))
+    return "\n".join(f"{name:<{width}}  {desc}" for name, (desc, _) in PRESETS.items())
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig | None, bool]:
+    """Parse the command line into ``(config, progress)``; ``config`` is None for ``--model list``."""
+    args = vars(build_parser().parse_args(argv))
+    progress = not args.pop("no_progress")
+    name = args.pop("model", "generator")
+    if name == "list":
+        return None, progress
+    return TrainConfig.preset(name, **args), progress
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m facelib.train`` / ``facelib-train``; returns the exit code."""
+    try:
+        config, progress = config_from_args(argv)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if config is None:
+        print(list_models())
+        return 0
+    try:
+        result = train(config, progress=progress)
+    except (FileExistsError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done ({result['stopped']}): {result['global_step']} steps; history {config.out_dir}/history.csv, "
+          f"checkpoint {result['checkpoint']}")
+    return 0

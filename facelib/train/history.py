@@ -1,0 +1,104 @@
+"""The per-epoch table of a run: its rows, ``history.csv`` / ``history.json``, the printed table, the figures.
+
+A row holds ``epoch``, ``train_pixel``, ``train_perceptual``, ``val_pixel``, ``val_perceptual`` (None when the
+VGG loss is off), ``train_style`` / ``val_style`` and ``train_tv`` / ``val_tv`` when those losses are on, with
+a discriminator ``train_d_loss``, ``train_g_adv``, ``train_d_real_acc``, ``train_d_fake_acc``, then
+``train_total``, ``steps``, ``complete``, ``global_step``, ``images_per_s``, ``time_s``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+from torch import Tensor
+
+from ..checkpoint import atomic_write_json, atomic_write_text
+from ..viz import plot_history, save_inpainting_grid
+from .config import TrainConfig
+
+__all__ = ["ROW_LABELS", "epoch_row", "write_history", "read_history", "print_row", "save_loss_curves",
+           "save_samples"]
+
+#: Columns of the printed table and their headers.
+ROW_LABELS = {
+    "epoch": "epoch", "train_pixel": "train pixel", "train_perceptual": "train perc.", "val_pixel": "val pixel",
+    "val_perceptual": "val perc.", "train_style": "train style", "train_tv": "train tv", "train_d_loss": "D loss",
+    "train_g_adv": "G adv", "train_d_real_acc": "D acc real", "train_d_fake_acc": "D acc fake",
+}
+
+
+def epoch_row(config: TrainConfig, epoch: int, sums: Mapping[str, Tensor | float], steps: int,
+              val: Mapping[str, float], complete: bool, global_step: int, seconds: float,
+              adversarial: bool) -> dict[str, Any]:
+    """The history row of an epoch from the summed training losses of its ``steps`` and the validation losses."""
+    n = max(steps, 1)
+    train = {k: float(v) / n for k, v in sums.items()}
+    row: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "train_pixel": train.get("pixel"),
+        "train_perceptual": train.get("perceptual"),
+        "val_pixel": val.get("pixel"),
+        "val_perceptual": val.get("perceptual"),
+    }
+    if config.style_weight > 0:
+        row["train_style"], row["val_style"] = train.get("style"), val.get("style")
+    if config.tv_weight > 0:
+        row["train_tv"], row["val_tv"] = train.get("tv"), val.get("tv")
+    if adversarial:
+        for k in ("d_loss", "g_adv", "d_real_acc", "d_fake_acc"):
+            row[f"train_{k}"] = train.get(k)
+    row.update({
+        "train_total": train.get("total"),
+        "steps": steps,
+        "complete": complete,
+        "global_step": global_step,
+        "images_per_s": (steps * config.batch_size / seconds) if seconds else None,
+        "time_s": round(seconds, 3),
+    })
+    return row
+
+
+def write_history(config: TrainConfig, rows: list[dict[str, Any]]) -> None:
+    """``history.json`` (config and rows) and ``history.csv`` in ``config.out_dir``, both atomically."""
+    out_dir = Path(config.out_dir)
+    atomic_write_json({"config": config.to_dict(), "history": rows}, out_dir / "history.json")
+    buf = io.StringIO()
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in columns})
+    atomic_write_text(buf.getvalue(), out_dir / "history.csv")
+
+
+def read_history(out_dir: str | Path, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``out_dir/history.json`` (including a partial last epoch), or ``default`` without one."""
+    path = Path(out_dir) / "history.json"
+    return json.loads(path.read_text())["history"] if path.exists() else list(default)
+
+
+def print_row(row: dict[str, Any], header: bool, log: Callable[[str], None]) -> None:
+    """Print a row of the per-epoch table through ``log`` (with the header line first when ``header``)."""
+    keys = [k for k in ROW_LABELS if k in row]
+    if header:
+        log(" | ".join(f"{ROW_LABELS[k]:>11}" for k in keys))
+    cells = [f"{row[k]:>11d}" if isinstance(row[k], int) else
+             f"{'-':>11}" if row[k] is None else f"{row[k]:>11.4f}" for k in keys]
+    log(" | ".join(cells) + ("" if row["complete"] else f"   (stopped after {row['steps']} steps)"))
+
+
+def save_loss_curves(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Loss curves of a run (``facelib.viz.plot_history``) saved to ``path``."""
+    fig = plot_history(rows, path=path, title=title)
+    plt.close(fig)
+    return path
+
+
+def save_samples(rows: dict[str, Tensor], path: Path, title: str) -> Path:
+    """Image grid, one row per entry of ``rows`` (``facelib.viz.save_inpainting_grid``)."""
+    return save_inpainting_grid(rows, path, title=title)

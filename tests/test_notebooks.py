@@ -1,0 +1,120 @@
+"""The notebooks' shared structure, read without executing them (``make test`` runs them under nbval).
+
+Every notebook: a title with learning goals, one ``parameters`` cell with the common parameters (papermill's
+convention), stripped outputs, valid code, imports only at the top (one setup cell, from facelib's public
+modules), exercises closed by a collapsed solution cell, no class defined in a notebook. The training
+notebooks 06-08 name their parameters after ``TrainConfig`` fields.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from facelib import series
+from facelib.train import TrainConfig
+
+ROOT = series.repo_root()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+OWN = ["00_overview", "01_data_and_masks", "02_encoder", "03_residual_blocks", "04_decoder", "05_vgg_features"]
+COMPARISON = ["06_training", "07_gan_comparison", "08_context_encoder_comparison", "09_evaluation"]
+TRAINING = COMPARISON[:3]
+IMPORT = re.compile(r"^(from \S+ import |import )")
+
+
+def _load(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    return nb
+
+
+def _code(cell: nbformat.NotebookNode) -> str:
+    """The cell's Python (IPython magics such as %matplotlib dropped)."""
+    return "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _hidden(cell: nbformat.NotebookNode) -> bool:
+    return bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_notebook_has_the_common_parameters(path):
+    params = series.notebook_parameters(path)
+    missing = set(series.COMMON_PARAMETERS) - set(params)
+    assert not missing, f"{path.name} lacks common parameters {sorted(missing)}"
+    assert params["data"] is None and params["seed"] == 0 and params["device"] == "auto"
+    assert params["figures_dir"] == "../figures"
+    # the --small values must be accepted by the notebook
+    assert series.parameters_for(path, small=True)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_structure(path):
+    nb = _load(path)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert "Learning goals" in first.source and "You need" in first.source
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name}: commit with outputs stripped"
+            for node in ast.walk(ast.parse(_code(cell))):  # a syntax error fails here, before any kernel starts
+                assert not isinstance(node, ast.ClassDef), f"{path.name} defines class {node.name}: belongs in facelib"
+    exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+    assert exercises, f"{path.name} has no '## Exercises' section"
+    tail = nb.cells[exercises[-1]:]
+    assert any(c.cell_type == "code" and _hidden(c) for c in tail), \
+        f"{path.name}: the solutions belong in a collapsed (source_hidden) cell after the exercises"
+    assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_imports_only_at_the_top_from_facelib(path):
+    code = [c for c in _load(path).cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    with_imports = [i for i, c in enumerate(code) if any(IMPORT.match(line) for line in c.source.splitlines())]
+    assert with_imports == [0], f"{path.name}: imports belong in the first code cell after the parameters"
+    facelib_modules = {line.split()[1] for line in code[0].source.splitlines() if line.startswith("from facelib")}
+    assert facelib_modules, f"{path.name} does not use facelib"
+    assert all(not m.split(".")[-1].startswith("_") for m in facelib_modules)
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_teaching_notebooks_short_cells(name):
+    nb = _load(ROOT / "notebooks" / f"{name}.ipynb")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "figures_path(figures_dir)" in text
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []) or _hidden(cell):
+            continue
+        body = [line for line in cell.source.splitlines() if line.strip() and not IMPORT.match(line)]
+        assert len(body) <= 16, f"{name}: long code cell ({len(body)} lines): {cell.source[:120]}"
+    # prose between the code: at least as many markdown cells as code cells, minus the setup
+    kinds = [c.cell_type for c in nb.cells]
+    assert kinds.count("markdown") >= kinds.count("code") - 2
+
+
+@pytest.mark.parametrize("name", COMPARISON)
+def test_comparison_notebooks_short_cells_and_runs_under_repo_root(name):
+    nb = _load(ROOT / "notebooks" / f"{name}.ipynb")
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []) or _hidden(cell):
+            continue  # the parameters and the collapsed solutions may be longer
+        body = [line for line in cell.source.splitlines() if line.strip() and not IMPORT.match(line)]
+        assert len(body) <= 20, f"{name}: long code cell ({len(body)} lines):\n{cell.source[:200]}"
+    # Runs go to a folder under the repository root, never next to the notebooks.
+    assert "repo_root()" in "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", TRAINING)
+def test_training_parameters_use_the_config_field_names(name):
+    """Parameters that configure training carry TrainConfig's names and values it accepts."""
+    params = series.notebook_parameters(ROOT / "notebooks" / f"{name}.ipynb")
+    assert "max_val_images" in params and "n_val" not in params
+    options = TrainConfig.fields_in(params)
+    assert {"image_size", "widths", "epochs", "batch_size", "lr", "max_steps"} <= set(options)
+    options.pop("out_dir", None)
+    TrainConfig(**{**options, "data": "synthetic"})  # raises ValueError naming a bad field
