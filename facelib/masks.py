@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import cv2
 import numpy as np
@@ -271,7 +271,8 @@ class IrregularMasks(MaskGenerator):
     in its name, ``number // 2000`` (0: 0-10% hole, ..., 5: 50-60%), as NVIDIA numbered them, so a subset of
     the test set (any count, e.g. only 02000-02099.png) keeps correct bins. A file without a number in its
     name, or numbered 12000 or more, has no bin: :meth:`bin_of` and ``bins=`` then raise a ValueError.
-    ``bins`` keeps only some bins (indices or labels such as "20-30%").
+    ``bins`` keeps only some bins (indices or labels such as "20-30%"); ``exclude`` drops files by number
+    (training holds out the masks of the evaluation protocol this way).
 
     * ``masks[i]`` -> (1, size, size) float32 in {0, 1}: file i resized with nearest neighbour, then
       thresholded at ``threshold`` (no interpolation leaks). No augmentation: this is what evaluation uses.
@@ -281,7 +282,8 @@ class IrregularMasks(MaskGenerator):
     """
 
     def __init__(self, root: str | Path, size: int, bins: Sequence[int | str] | None = None,
-                 augment: bool = False, threshold: int = 127, seed: int | None = None) -> None:
+                 augment: bool = False, threshold: int = 127, seed: int | None = None,
+                 exclude: Collection[int] = ()) -> None:
         super().__init__(size, seed)
         self.root, self.augment, self.threshold = Path(root), augment, threshold
         if not self.root.is_dir():
@@ -297,6 +299,13 @@ class IrregularMasks(MaskGenerator):
             if not files:
                 raise FileNotFoundError(f"no masks of bins {[IRREGULAR_BINS[b] for b in self.bins]} in "
                                         f"{self.root} (files {FILES_PER_BIN * self.bins[0]:05d}.png ...)")
+        if exclude:
+            # Held-out numbers (e.g. the evaluation protocol's masks, facelib.protocol.protocol_mask_ids).
+            n_all = len(files)
+            files = [p for p in files if _file_number(p) not in exclude]
+            if not files:
+                raise FileNotFoundError(f"all {n_all} masks in {self.root} are held out (exclude=...): none is left "
+                                        "to train on; use a folder with other masks, or hold out fewer")
         self.files: list[Path] = files
         k_max = max(1, self.size // 32)  # 4 px at 128: thickens strokes like NVIDIA's own training dilation
         self._kernels = [cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
@@ -374,24 +383,27 @@ class MixedMasks(MaskGenerator):
         return f"MixedMasks({self.generators}, weights={np.round(self.weights, 3).tolist()})"
 
 
-def _irregular(size: int, root: str | Path | None, augment: bool, seed: int | None) -> MaskGenerator:
+def _irregular(size: int, root: str | Path | None, augment: bool, seed: int | None,
+               exclude: Collection[int]) -> MaskGenerator:
     if root is None:
         raise ValueError(f"masks 'irregular' need a mask folder (root=...): {MASKS_HELP}")
-    return IrregularMasks(root, size, augment=augment, seed=seed)
+    return IrregularMasks(root, size, augment=augment, seed=seed, exclude=exclude)
 
 
-def _mixed(size: int, root: str | Path | None, augment: bool, seed: int | None) -> MaskGenerator:
+def _mixed(size: int, root: str | Path | None, augment: bool, seed: int | None,
+           exclude: Collection[int]) -> MaskGenerator:
     gens: list[MaskFn] = [RandomRectangles(size), FreeFormMask(size)]
     if root is not None:
-        gens.append(IrregularMasks(root, size, augment=augment))
+        gens.append(IrregularMasks(root, size, augment=augment, exclude=exclude))
     return MixedMasks(gens, seed=seed)
 
 
-#: The mask kinds by name: ``factory(size, root, augment, seed) -> MaskGenerator`` (see :func:`make_masks`).
-MASK_KINDS: dict[str, Callable[[int, "str | Path | None", bool, "int | None"], MaskGenerator]] = {
-    "center": lambda size, root, augment, seed: CenterMask(size, seed=seed),
-    "rectangles": lambda size, root, augment, seed: RandomRectangles(size, seed=seed),
-    "freeform": lambda size, root, augment, seed: FreeFormMask(size, seed=seed),
+#: The mask kinds by name: ``factory(size, root, augment, seed, exclude) -> MaskGenerator`` (see
+#: :func:`make_masks`; ``exclude`` only concerns the irregular masks).
+MASK_KINDS: dict[str, Callable[..., MaskGenerator]] = {
+    "center": lambda size, root, augment, seed, exclude: CenterMask(size, seed=seed),
+    "rectangles": lambda size, root, augment, seed, exclude: RandomRectangles(size, seed=seed),
+    "freeform": lambda size, root, augment, seed, exclude: FreeFormMask(size, seed=seed),
     "irregular": _irregular,
     "mixed": _mixed,
 }
@@ -400,13 +412,14 @@ MASK_NAMES: tuple[str, ...] = tuple(MASK_KINDS)
 
 
 def make_masks(name: str, size: int, root: str | Path | None = None, augment: bool = False,
-               seed: int | None = None) -> MaskGenerator:
+               seed: int | None = None, exclude: Collection[int] = ()) -> MaskGenerator:
     """A mask generator by name (:data:`MASK_KINDS`): ``center | rectangles | freeform | irregular | mixed``.
 
     ``irregular`` needs ``root`` (the NVIDIA test-mask folder); ``mixed`` is rectangles + free-form strokes in
     equal parts, plus the irregular masks when ``root`` is given. ``augment`` applies to the irregular masks.
-    ``seed`` seeds the generator's own rng, used when it is called without one (``gen()``).
+    ``seed`` seeds the generator's own rng, used when it is called without one (``gen()``); ``exclude`` holds
+    irregular masks out by number.
     """
     if name not in MASK_KINDS:
         raise ValueError(f"unknown mask family {name!r}; choose from {', '.join(MASK_NAMES)}")
-    return MASK_KINDS[name](size, root, augment, seed)
+    return MASK_KINDS[name](size, root, augment, seed, exclude)

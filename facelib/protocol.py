@@ -84,6 +84,7 @@ __all__ = [
     "manifest_text",
     "read_manifest",
     "check_manifest",
+    "protocol_mask_ids",
     "select_cases",
     "case_mask",
     "load_case",
@@ -264,6 +265,16 @@ def check_manifest(rows: Sequence[dict[str, Any]], source: str = "the manifest",
         elif kind == "freeform" and bin_label not in RATIO_BINS:
             raise ValueError(f"{where}: free-form bin {bin_label!r} is not one of {RATIO_BINS[0]} ... "
                              f"{RATIO_BINS[-1]}; {rebuild}")
+
+
+def protocol_mask_ids(folder: str | os.PathLike = PROTOCOL_DIR) -> frozenset[int]:
+    """The NVIDIA mask numbers that the manifests in ``folder`` (the committed ``data/protocol/*.csv``) score on.
+
+    Training leaves these out (``TrainConfig.holdout_protocol_masks``): the NVIDIA masks available here are
+    their *test* set, the same files the protocol draws its irregular holes from.
+    """
+    return frozenset(int(r["mask_id"]) for path in sorted(Path(folder).glob("*.csv"))
+                     for r in read_manifest(path) if r["mask_kind"] == "irregular")
 
 
 def select_cases(rows: Sequence[dict[str, Any]], per_bin: int | None = None, limit: int | None = None,

@@ -304,3 +304,11 @@ def test_real_irregular_augment(masks_root):
         check_mask(m, 64)
         changed += not torch.equal(plain(rng(s)), m)
     assert changed >= 8
+
+
+def test_irregular_masks_hold_out_numbers(tmp_path):
+    root = _fake_mask_folder(tmp_path / "m")
+    kept = IrregularMasks(root, 32, exclude={0, 2001, 999})
+    assert [int(p.stem) for p in kept.files] == [1, 2000, 4000, 4001, 6000, 6001, 8000, 8001, 10000, 10001]
+    with pytest.raises(FileNotFoundError, match=r"all 12 masks in .* are held out"):
+        IrregularMasks(root, 32, exclude=range(12000))

@@ -16,6 +16,7 @@ from facelib.models import (
     PatchDiscriminator,
 )
 from facelib.train import TrainConfig, load_generator, train
+from facelib.train.config import LEGACY_DEFAULTS
 
 # The config dict exactly as the single-module train.py wrote it (every field, lists for tuples).
 OLD_CONFIG = {
@@ -58,7 +59,7 @@ def test_old_format_checkpoint_loads_and_resumes(tmp_path):
 
     g, config = load_generator(out / "checkpoints" / "last.pt")
     assert isinstance(g, InpaintingGenerator) and not g.training
-    assert config.to_dict() == ckpt["config"]
+    assert config.to_dict() == {**ckpt["config"], **LEGACY_DEFAULTS}  # fields added since: "as before"
     assert all(torch.equal(v, ckpt["generator"][k]) for k, v in g.state_dict().items())
 
     resumed = TrainConfig.from_dict({**ckpt["config"], "resume": True, "max_steps": None})  # to the epoch end
@@ -91,3 +92,35 @@ def test_parameter_names_are_unchanged(model):
     keys = list(model.state_dict())
     digest = hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16]
     assert (len(keys), digest) == PARAMETER_NAMES[type(model).__name__], keys
+
+
+def test_training_holds_out_the_protocols_masks(tmp_path):
+    """The NVIDIA masks the committed manifests score on never reach training (by default)."""
+    from PIL import Image
+
+    from facelib.protocol import protocol_mask_ids
+    from facelib.train.build import build_masks
+
+    held = sorted(protocol_mask_ids())[:3]
+    free = sorted(set(range(2000)) - protocol_mask_ids())[:3]
+    (tmp_path / "m").mkdir()
+    for number in held + free:
+        Image.new("L", (32, 32), 255).save(tmp_path / "m" / f"{number:05d}.png")
+    config = TrainConfig(data="synthetic", image_size=32, masks="irregular", mask_root=str(tmp_path / "m"))
+    assert [int(p.stem) for p in build_masks(config).files] == free
+    off = TrainConfig(data="synthetic", image_size=32, masks="irregular", mask_root=str(tmp_path / "m"),
+                      holdout_protocol_masks=False)
+    assert [int(p.stem) for p in build_masks(off).files] == sorted(held + free)
+
+
+def test_a_run_from_before_the_holdout_resumes_as_it_trained(tmp_path):
+    """A checkpoint's config without ``holdout_protocol_masks`` trained with every mask: it reads as False, and
+    resuming it with today's default says so in one line instead of silently changing its masks."""
+    from facelib.checkpoint import CheckpointError
+    from facelib.train.state import restore
+
+    assert TrainConfig.from_dict({**OLD_CONFIG, "out_dir": str(tmp_path)}).holdout_protocol_masks is False
+    ckpt = old_checkpoint(tmp_path)
+    today = TrainConfig.from_dict({**OLD_CONFIG, "out_dir": str(tmp_path), "holdout_protocol_masks": True})
+    with pytest.raises(CheckpointError, match="holdout_protocol_masks: checkpoint False vs now True"):
+        restore(ckpt, today, None, None, torch.device("cpu"))

@@ -14,6 +14,7 @@ from torch import nn
 from ..fast import FastPath
 from ..masks import MaskGenerator, make_masks
 from ..models import MODELS
+from ..protocol import protocol_mask_ids
 from ..vgg import VGG19Features
 from .config import TrainConfig
 
@@ -40,8 +41,10 @@ def build_vgg(config: TrainConfig) -> nn.Module | None:
 
 
 def build_masks(config: TrainConfig) -> MaskGenerator:
-    """The hole generator of the data: ``facelib.masks.make_masks(config.mask_kind, ...)``."""
-    return make_masks(config.mask_kind, config.image_size, root=config.mask_root)
+    """The hole generator of the data: ``facelib.masks.make_masks(config.mask_kind, ...)``, without the
+    evaluation protocol's NVIDIA masks when ``config.holdout_protocol_masks``."""
+    exclude = protocol_mask_ids() if config.holdout_protocol_masks and config.mask_root else frozenset()
+    return make_masks(config.mask_kind, config.image_size, root=config.mask_root, exclude=exclude)
 
 
 @dataclass
