@@ -168,3 +168,23 @@ def test_painter_widget_mouse_events_update_outputs(methods):
     assert outs["context_encoder"][0].value != after["context_encoder"] and "dB" in outs["context_encoder"][1].value
     painter._on_move(10, 10)  # moving without a pressed button paints nothing
     assert painter.mask[2, 2] == 0
+
+
+@pytest.mark.slow
+def test_notebook_10_runs_headless_with_pretrained_weights(weights, tmp_path):
+    """Notebook 10 under papermill with a weights folder: every method's caption, the figures, the latency."""
+    import nbformat
+
+    from facelib import series
+
+    series.run(tmp_path / "out", small=True, data="synthetic", only="10", extra={"weights_dir": str(weights)},
+               log=False)
+    nb = nbformat.read(tmp_path / "out" / "10_paint_a_hole.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    for label in paint.LABELS.values():
+        assert f"{label}: " in text and f"{label:>20}: " in text, label
+    assert "Context Encoder: paints the centre square only" in text  # the stroke is not its hole
+    assert "update latency at 64x64" in text and "skipped" not in text
+    assert {p.name for p in (tmp_path / "out" / "figures").glob("10_*.png")} >= {"10_paint_stroke.png",
+                                                                                "10_paint_centre.png"}
