@@ -24,8 +24,8 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -448,7 +448,7 @@ class HolePainter:
         for m in self.methods:
             img = W.Image(format="png", layout=W.Layout(width=f"{self.size * 2}px", height=f"{self.size * 2}px"))
             img.add_class(f"facelib-paint-out-{m.name}")
-            label = W.HTML(value=f"<b>{m.label}</b>", layout=W.Layout(width=f"{self.size * 2 + 20}px"))
+            label = W.HTML(value=f"<b>{m.label}</b>", layout=W.Layout(width=f"{self.size * 2 + 20}px", margin="0"))
             label.add_class(f"facelib-paint-label-{m.name}")
             outs[m.name] = (img, label)
         self._w = {"canvas": canvas, "status": status, "outs": outs, "brush": brush, "mode": mode}
@@ -469,7 +469,8 @@ class HolePainter:
         for name, (img, label) in self._w.get("outs", {}).items():
             img.value = _png(self.tile(name), 2)
             fill = self.fills.get(name)
-            label.value = f"<b>{fill.caption() if fill else LABELS.get(name, name)}</b>"
+            head, _, rest = (fill.caption() if fill else LABELS.get(name, name)).partition(": ")
+            label.value = f"<div style='line-height:1.25;font-size:12px'><b>{head}</b><br>{rest}</div>"
 
     def _on_down(self, x: float, y: float) -> None:
         self._stroke = [(x / self.scale, y / self.scale)]
