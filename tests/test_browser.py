@@ -58,6 +58,13 @@ def find_chromium() -> str | None:
     return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
 
 
+CHROMIUM = find_chromium()
+if CHROMIUM is None:  # one line for the whole module
+    pytest.skip("no Chromium found (apt-get install chromium, or set FACELIB_CHROMIUM): browser tests skipped",
+                allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,10 +85,7 @@ def _write_settings(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server over prepared copies of 05 and 10: yields (base URL, token, folder)."""
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set FACELIB_CHROMIUM): browser test skipped")
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
+    chromium = CHROMIUM
     sys.path.insert(0, str(Path(__file__).parent))
     from paint_weights import write_small_weights
 
