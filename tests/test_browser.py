@@ -240,8 +240,29 @@ def _pixels(locator):
     import numpy as np
     from PIL import Image
 
-    locator.scroll_into_view_if_needed()
-    return np.asarray(Image.open(io.BytesIO(locator.screenshot(animations="disabled"))).convert("RGB")).astype(int)
+    from playwright.sync_api import Error
+
+    for attempt in range(20):  # a widget output that redraws replaces its <img>: look again
+        try:
+            locator.scroll_into_view_if_needed(timeout=10_000)
+            png = locator.screenshot(animations="disabled", timeout=10_000)
+            return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        except Error:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+
+
+def _stable_pixels(locator, timeout_s: float = 15):
+    """The element's pixels once two looks half a second apart agree (the first render has settled)."""
+    end, last = time.monotonic() + timeout_s, _pixels(locator)
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = _pixels(locator)
+        if not _differs(now, last):
+            return now
+        last = now
+    return last
 
 
 def _wait_changed(locator, before, timeout_s: float = 30):
@@ -269,7 +290,7 @@ def test_05_layer_slider_redraws_the_feature_map(lab, browser):
         explorer.wait_for(state="visible", timeout=60_000)
         picture = explorer.locator(".widget-output img, .jp-OutputArea-output img").first
         picture.wait_for(state="visible", timeout=60_000)
-        before = _pixels(picture)
+        before = _stable_pixels(picture)
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "05_before.png"))
         slider = explorer.locator(".widget-hslider").filter(has_text="layer").first
@@ -317,8 +338,7 @@ def test_10_stroke_updates_every_method(lab, browser):
                                    arg=[".facelib-paint-status", n], timeout=30_000)
 
         click_and_wait("clear")
-        time.sleep(0.5)
-        before = {m: _pixels(loc) for m, loc in outs.items()}
+        before = {m: _stable_pixels(loc) for m, loc in outs.items()}
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         n = count()
