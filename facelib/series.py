@@ -78,6 +78,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "08_context_encoder_comparison": {**SMALL_TRAINING, "max_steps": 16, "n_show": 4},
     "09_evaluation": {"image_size": 32, "n_images": 32, "per_bin": 2, "n_boot": 200, "n_cases": 2,
                       "fallback_steps": 8},
+    "10_paint_a_hole": {"image_size": 64, "n_images": 1, "latency_repeats": 2},
 }
 
 KERNEL = "python3"

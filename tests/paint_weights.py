@@ -1,0 +1,43 @@
+"""A weights folder of small, randomly initialised models, as ``facelib.pretrained.export_weights`` writes it.
+
+The real classroom weights are not committed yet; the paint tests (notebook 10, the browser test) use this
+folder instead: the same manifest and fp16 safetensors format, models small enough to run in milliseconds.
+
+    python tests/paint_weights.py OUT_DIR [--size 64]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from facelib.models import build_generator
+from facelib.pretrained import export_weights
+
+#: name -> (architecture, small constructor options); "gan" is an adversarially trained "generator".
+SMALL_MODELS = {
+    "generator": ("generator", {"widths": [8, 16, 32], "num_residual": 1}),
+    "gated": ("gated", {"widths": [8, 16, 32], "num_residual": 1}),
+    "gan": ("generator", {"widths": [8, 16, 32], "num_residual": 1}),
+    "context_encoder": ("context_encoder", {"base": 8, "bottleneck_channels": 32}),
+}
+
+
+def write_small_weights(out_dir: str | Path, size: int = 64, names=tuple(SMALL_MODELS), seed: int = 0) -> Path:
+    """Export randomly initialised small models ``names`` to ``out_dir``; returns the folder."""
+    out = Path(out_dir)
+    for i, name in enumerate(names):
+        arch, options = SMALL_MODELS[name]
+        if arch == "context_encoder":
+            options = {"image_size": size, "hole_size": size // 2, **options}
+        torch.manual_seed(seed + i)
+        model = build_generator(arch, **options)
+        export_weights(model, name, out, architecture={"name": arch, "options": options}, image_size=size,
+                       training={"note": "random initialisation, for tests only"})
+    return out
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 64
+    print(write_small_weights(sys.argv[1], size))
