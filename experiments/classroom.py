@@ -24,6 +24,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
+
+from facelib.report import TABLE_GROUPS  # noqa: E402
 RUNS = ROOT / "runs" / "classroom"
 RESULTS = ROOT / "results" / "classroom-64"
 CELEBA_MANIFEST = ROOT / "data" / "protocol" / "celeba_hq_sample_128.csv"
@@ -64,58 +67,41 @@ def printable(cmd: list[str]) -> str:
     return " ".join(["python" if c == sys.executable else shlex.quote(c) for c in cmd]).replace(str(ROOT) + "/", "")
 
 
-def export(model: str, epoch: int | None, code_commit: str, device_note: str) -> Path:
+def export(model: str, epoch: int | None, code_commit: str, device_note: str, runs: Path = RUNS) -> Path:
+    """Export ``runs/MODEL/checkpoints/epoch_K.pt`` (or last.pt) to the weights folder (FACELIB_WEIGHTS or weights/)."""
     from facelib.export import checkpoint_to_weights
+    from facelib.pretrained import resolve_weights_dir
 
-    folder = RUNS / model / "checkpoints"
+    folder = runs / model / "checkpoints"
     ckpt = folder / (f"epoch_{epoch}.pt" if epoch else "last.pt")
     return checkpoint_to_weights(
-        ckpt, model, ROOT / "weights", command=printable(train_command(model)), description=MODELS[model]["about"],
+        ckpt, model, resolve_weights_dir(), command=printable(train_command(model)), description=MODELS[model]["about"],
         data_note="UTKFace (Zhang et al. 2017), aligned and cropped faces at 64x64",
         split_note="train: the 21,708 faces not listed in data/splits/utkface_val.txt; val: the first 512 of "
                    "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit)
 
 
-def evaluate(names: list[str]) -> None:
-    """Every named weights model and both OpenCV baselines on the whole UTKFace protocol and the CelebA sample."""
+def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = None) -> None:
+    """Every named weights model and both OpenCV baselines on the whole UTKFace protocol and the CelebA sample
+    (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all)."""
     from facelib.evaluate import main as evaluate_main
 
     base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32"]
-    runs = [(RESULTS, ["--faces", env_dir("FACELIB_UTKFACE")]),
-            (RESULTS.with_name("classroom-64-celeba"), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest",
-                                                         str(CELEBA_MANIFEST)])]
+    subset = ["--per-bin", str(per_bin)] if per_bin else []
+    runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
+            (celeba_dir(results), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest", str(CELEBA_MANIFEST)])]
     for out, args in runs:
         if evaluate_main([*base, *args, "--masks", env_dir("FACELIB_MASKS"), "--out", str(out)]) != 0:
             sys.exit(f"evaluation into {out} failed")
 
 
 # ============================================================================================ the report
-#: The README's columns: (kind, bin) groups of the protocol, in order.
-GROUPS: tuple[tuple[str, str], ...] = (*(("irregular", f"{10 * i}-{10 * i + 10}%") for i in range(6)),
-                                       ("center", "25%"), ("freeform", "all"))
+GROUPS = TABLE_GROUPS
 
 
-def read_results(folder: Path) -> dict[tuple[str, str, str, str], dict[str, float]]:
-    """``{(method, kind, bin, metric): {"mean", "ci_lo", "ci_hi", "n"}}`` from an evaluation's results.csv."""
-    import csv
-
-    with open(folder / "results.csv", newline="", encoding="utf-8") as f:
-        return {(r["method"], r["kind"], r["bin"], r["metric"]): {k: float(r[k]) for k in ("mean", "ci_lo", "ci_hi", "n")}
-                for r in csv.DictReader(f)}
-
-
-def table(results: dict, metric: str, groups=GROUPS, digits: int = 2) -> str:
-    """A Markdown table: one row per method, one column per group, "mean (95% interval)"."""
-    methods = list(dict.fromkeys(m for m, *_ in results))
-    head = "| method | " + " | ".join(f"{k} {b}" for k, b in groups) + " |"
-    lines = [head, "| --- |" + " ---: |" * len(groups)]
-    for m in methods:
-        cells = []
-        for k, b in groups:
-            r = results.get((m, k, b, metric))
-            cells.append("n/a" if r is None else f"{r['mean']:.{digits}f} ({r['ci_lo']:.{digits}f}-{r['ci_hi']:.{digits}f})")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def celeba_dir(results: Path) -> Path:
+    """Where the CelebA-HQ sample results of an evaluation into ``results`` go: ``<results>-celeba``."""
+    return results.with_name(results.name + "-celeba")
 
 
 def goal_check(results: dict, model: str = "generator") -> list[str]:
@@ -140,13 +126,55 @@ def goal_check(results: dict, model: str = "generator") -> list[str]:
     return lines
 
 
-def report() -> Path:
-    """Write results/classroom-64/summary.md and store each model's numbers in its weights manifest."""
+def figures(results: Path, folder: Path, names: list[str], cases: str) -> list[Path]:
+    """The classroom figures: per-epoch losses (from the manifests), hole PSNR per bin, and sample fills."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from facelib.baselines import OpenCVInpainter
+    from facelib.pretrained import load_manifest, load_pretrained
+    from facelib.report import inpaint_all, plot_by_bin, plot_loss_curves, read_results, sample_cases
+    from facelib.viz import add_caption, save_inpainting_grid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    manifests = {n: load_manifest(n) for n in names}
+    about = "; ".join(f"{n}: {m['training']['epochs']} epochs ({m['training']['steps']} steps of batch "
+                      f"{m['training']['batch_size']}) on {m['training']['device'] or 'CPU'}"
+                      for n, m in manifests.items())
+    made = [folder / "classroom_loss_curves.png", folder / "classroom_hole_psnr_by_bin.png",
+            folder / "classroom_samples.png"]
+    fig = plot_loss_curves({n: m["training"]["history"] for n, m in manifests.items()})
+    add_caption(fig, f"Per-epoch train and validation (512 fixed UTKFace validation faces) losses of the classroom "
+                     f"weights in weights/, 64x64. {about}.")
+    fig.savefig(made[0], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    fig = plot_by_bin(read_results(results))
+    add_caption(fig, f"Hole PSNR per mask bin (mean, 95% bootstrap interval), data/protocol/utkface_val_128.csv at "
+                     f"64x64, {cases.split(':')[1].split('(')[0].strip()} cases, fp16 weights. {about}.")
+    fig.savefig(made[1], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    image, mask = sample_cases(env_dir("FACELIB_UTKFACE"), env_dir("FACELIB_MASKS"), EVAL_SIZE)
+    methods = {n: load_pretrained(n) for n in names} | {f"OpenCV {m}": OpenCVInpainter(m) for m in ("telea", "ns")}
+    save_inpainting_grid(inpaint_all(methods, image, mask), made[2], n=image.shape[0],
+                         title="protocol cases (irregular, centre, free-form) filled by the classroom weights and "
+                               "OpenCV; composites keep the known pixels",
+                         caption=f"UTKFace validation faces at 64x64. {about}. The Context Encoder only fills "
+                                 "its centre square.")
+    return made
+
+
+def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Path:
+    """Write ``results/summary.md``, the figures, and store each model's numbers in its weights manifest."""
     from facelib.pretrained import available_weights, update_results
 
-    utk, celeba = read_results(RESULTS), read_results(RESULTS.with_name("classroom-64-celeba"))
-    header = [line for line in (RESULTS / "results.md").read_text(encoding="utf-8").splitlines()
-              if line.startswith(("data:", "cases scored", "evaluation size", "device:", "date:", "command:"))]
+    from facelib.report import read_results, results_table
+
+    utk, celeba = read_results(results), read_results(celeba_dir(results))
+    header = [line[2:] for line in (results / "results.md").read_text(encoding="utf-8").splitlines()
+              if line.startswith(("- data:", "- cases scored", "- evaluation size", "- weights:", "- device:",
+                                  "- date:", "- command:"))]
     for name in available_weights():
         if name not in MODELS:
             continue
@@ -166,13 +194,16 @@ def report() -> Path:
     celeba_groups = (("irregular", "all"), ("center", "25%"), ("freeform", "all"))
     text = "\n\n".join([
         "# Classroom models at 64x64: the whole protocol", "\n".join(f"- {h}" for h in header),
-        "## Hole PSNR (dB, mean and 95% bootstrap interval)", table(utk, "hole_psnr"),
-        "## VGG19 perceptual distance (lower is better)", table(utk, "perceptual", digits=1),
+        "## Hole PSNR (dB, mean and 95% bootstrap interval)", results_table(utk, "hole_psnr"),
+        "## VGG19 perceptual distance (lower is better)", results_table(utk, "perceptual", digits=1),
         "## The flagship against the goals", "\n".join(goal_check(utk)) if ("generator", "center", "25%",
                                                                             "hole_psnr") in utk else "no generator",
-        "## Cross-dataset: the 56 CelebA-HQ sample faces (hole PSNR)", table(celeba, "hole_psnr", celeba_groups),
+        "## Cross-dataset: the 56 CelebA-HQ sample faces (hole PSNR)", results_table(celeba, "hole_psnr", celeba_groups),
     ])
-    path = RESULTS / "summary.md"
+    names = [n for n in MODELS if n in available_weights()]
+    pictures = figures(results, figures_dir, names, next(h for h in header if h.startswith("cases scored")))
+    text += "\n\n" + "\n".join(f"![{p.stem}]({os.path.relpath(p, results)})" for p in pictures)
+    path = results / "summary.md"
     path.write_text(text + "\n", encoding="utf-8")
     return path
 
@@ -189,23 +220,31 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--device-note", default="2-core AMD EPYC CPU (avx512_bf16), one intra-op thread, bf16")
     ev = sub.add_parser("evaluate")
     ev.add_argument("--models", nargs="+", default=None, help="weights names (default: all classroom weights)")
-    sub.add_parser("report")
+    ev.add_argument("--per-bin", type=int, default=None, help="first N cases per group only (a preview)")
+    rep = sub.add_parser("report")
+    rep.add_argument("--figures", type=Path, default=ROOT / "figures", help="figures folder (default: %(default)s)")
+    for p in (ev, rep):
+        p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default: %(default)s)")
+    ex.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.stage == "command":
         print(printable(train_command(args.model)))
     elif args.stage == "train":
         return subprocess.call(train_command(args.model), cwd=ROOT)
     elif args.stage == "export":
-        print(f"wrote {export(args.model, args.epoch, args.code_commit, args.device_note)}")
+        try:
+            print(f"wrote {export(args.model, args.epoch, args.code_commit, args.device_note, args.runs)}")
+        except (FileNotFoundError, ValueError) as err:
+            sys.exit(f"error: {err}")
     elif args.stage == "evaluate":
         from facelib.pretrained import available_weights
 
         names = args.models or [n for n in MODELS if n in available_weights()]
         if not names:
             sys.exit("no classroom weights in weights/: export a trained model first (see --help)")
-        evaluate(names)
+        evaluate(names, args.results, args.per_bin)
     else:
-        print(report().read_text(encoding="utf-8"))
+        print(report(args.results, args.figures).read_text(encoding="utf-8"))
     return 0
 
 

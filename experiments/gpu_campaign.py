@@ -49,12 +49,11 @@ for p in (str(ROOT), str(HERE)):  # the checkout's facelib and the sibling exper
         sys.path.insert(0, p)
 
 import datapack  # noqa: E402
+from utkface_setup import LABELS  # noqa: E402  (the method names of every results table)
 import torch  # noqa: E402
 
 MiB = 2**20
 RETURN_FILES, RETURN_FILE_BYTES, RETURN_TOTAL = 8, 16 * MiB, 64 * MiB  # the device tool's limits on $OUT
-LABELS = {"pixel": "ours, L1 only", "generator": "ours, L1 + VGG", "gan": "ours, L1 + VGG + GAN",
-          "gated": "gated, L1 + VGG", "context_encoder": "Context Encoder"}
 CALL_MODELS = {"call1": ("generator",), "call2": ("gated", "gan", "context_encoder", "pixel")}
 #: Weights of call 2 that come back when they fit the return limits, in this order (only the flagship is
 #: committed: every committed byte travels with each later device call).

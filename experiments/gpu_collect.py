@@ -30,11 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from gpu_campaign import LABELS
+from facelib.report import epoch_table, plot_by_bin, plot_loss_curves, read_results, results_table
+from utkface_setup import LABELS
 
 START, END = "<!-- gpu-campaign:start -->", "<!-- gpu-campaign:end -->"
-IRREGULAR = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")
-TABLE_COLUMNS = [("irregular", b) for b in IRREGULAR] + [("center", "25%"), ("freeform", "all")]
 
 
 def _extract(dirs: list[Path], staging: Path) -> dict[str, Path]:
@@ -97,32 +96,7 @@ def _install_weights(calls: dict[str, Path], root: Path, size: int, flagship: st
 
 def hole_psnr_table(results_csv: Path) -> str:
     """Markdown: hole PSNR (mean and 95% interval) per irregular bin, centre and free-form, one row a method."""
-    with results_csv.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["metric"] == "hole_psnr"]
-    cells = {(r["method"], r["kind"], r["bin"]): r for r in rows}
-    lines = ["| method | " + " | ".join(f"{k} {b}" for k, b in TABLE_COLUMNS) + " |",
-             "| --- |" + " ---: |" * len(TABLE_COLUMNS)]
-    for method in dict.fromkeys(r["method"] for r in rows):
-        vals = [cells.get((method, k, b)) for k, b in TABLE_COLUMNS]
-        lines.append(f"| {method} | " + " | ".join(
-            f"{float(c['mean']):.2f} ({float(c['ci_lo']):.2f}-{float(c['ci_hi']):.2f})" if c else "n/a"
-            for c in vals) + " |")
-    return "\n".join(lines)
-
-
-def epoch_table(history: list[dict[str, Any]]) -> str:
-    """The seed's per-epoch table (train/val pixel and perceptual loss); a partial last epoch is marked."""
-    lines = ["| epoch | train pixel | train perceptual | val pixel | val perceptual |",
-             "| ---: | ---: | ---: | ---: | ---: |"]
-
-    def f(v: Any, digits: int) -> str:
-        return "-" if v in (None, "") else f"{float(v):.{digits}f}"
-
-    for r in history:
-        mark = "" if r.get("complete", True) else f" ({r.get('steps')} steps)"
-        lines.append(f"| {r['epoch']}{mark} | {f(r.get('train_pixel'), 4)} | {f(r.get('train_perceptual'), 2)} | "
-                     f"{f(r.get('val_pixel'), 4)} | {f(r.get('val_perceptual'), 2)} |")
-    return "\n".join(lines)
+    return results_table(read_results(results_csv))
 
 
 def _figures(calls: dict[str, Path], results: Path, figures: Path, caption: str) -> list[Path]:
@@ -135,47 +109,15 @@ def _figures(calls: dict[str, Path], results: Path, figures: Path, caption: str)
 
     figures.mkdir(parents=True, exist_ok=True)
     made = []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for folder in calls.values():
-        for hist in sorted((folder / "runs").glob("*/history.json")):
-            model, rows = hist.parent.name, json.loads(hist.read_text())["history"]
-            for ax, key in zip(axes, ("pixel", "perceptual")):
-                if any(r.get(f"train_{key}") is None for r in rows) or not rows:
-                    continue
-                x = [r["epoch"] for r in rows]
-                line, = ax.plot(x, [r[f"train_{key}"] for r in rows], marker="o", ms=3,
-                                label=f"{LABELS[model]} (train)")
-                ax.plot(x, [r[f"val_{key}"] for r in rows], marker="s", ms=3, ls="--", color=line.get_color(),
-                        label=f"{LABELS[model]} (val)")
-    for ax, name in zip(axes, ("pixel loss (L1; Context Encoder: L2 on the centre)", "VGG19 perceptual loss")):
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+    histories = {LABELS[h.parent.name]: json.loads(h.read_text())["history"]
+                 for folder in calls.values() for h in sorted((folder / "runs").glob("*/history.json"))}
+    fig = plot_loss_curves(histories, pixel_title="pixel loss (L1; Context Encoder: L2 on the centre)")
     add_caption(fig, caption)
     made.append(figures / "utkface_gpu_loss_curves.png")
     fig.savefig(made[-1], dpi=120, bbox_inches="tight")
     plt.close(fig)
 
-    with (results / "results.csv").open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["metric"] == "hole_psnr" and r["bin"] != "all"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [6, 6, 1.6]})
-    for ax, kind in zip(axes, ("irregular", "freeform", "center")):
-        bins = list(dict.fromkeys(r["bin"] for r in rows if r["kind"] == kind))
-        for k, method in enumerate(methods):
-            cells = {r["bin"]: r for r in rows if r["kind"] == kind and r["method"] == method}
-            have = [b for b in bins if b in cells]
-            xs = [bins.index(b) + (k - (len(methods) - 1) / 2) * 0.8 / max(len(methods), 1) for b in have]
-            ys = [float(cells[b]["mean"]) for b in have]
-            err = [[y - float(cells[b]["ci_lo"]) for b, y in zip(have, ys)],
-                   [float(cells[b]["ci_hi"]) - y for b, y in zip(have, ys)]]
-            ax.errorbar(xs, ys, yerr=err, fmt="o", ms=3, capsize=2, label=method)
-        ax.set_xticks(range(len(bins)), bins, fontsize=7)
-        ax.set_title(f"{kind} holes", fontsize=9)
-    axes[0].set_ylabel("hole PSNR (dB)")
-    axes[0].legend(fontsize=6)
-    fig.tight_layout()
+    fig = plot_by_bin(read_results(results))
     add_caption(fig, "Hole PSNR per mask bin, mean and 95% bootstrap interval (fp16 weights). " + caption)
     made.append(figures / "utkface_gpu_hole_psnr_by_bin.png")
     fig.savefig(made[-1], dpi=120, bbox_inches="tight")

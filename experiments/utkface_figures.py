@@ -7,7 +7,6 @@ method). Each figure is captioned with its data, weights, hardware and run time.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -20,9 +19,15 @@ import torch  # noqa: E402
 
 from facelib.baselines import OpenCVInpainter  # noqa: E402
 from facelib.evaluate import load_checkpoint_method  # noqa: E402
-from facelib.models import composite, mask_image  # noqa: E402
-from facelib.protocol import ProtocolDataset, read_manifest  # noqa: E402
-from facelib.viz import add_caption, save_inpainting_grid, tint_hole  # noqa: E402
+from facelib.report import (  # noqa: E402
+    inpaint_all,
+    plot_by_bin,
+    plot_loss_curves,
+    read_results,
+    results_table,
+    sample_cases,
+)
+from facelib.viz import add_caption, save_inpainting_grid  # noqa: E402
 
 from .utkface_setup import EVAL, LABELS, ROOT, env_dir, results_dir, run_dir  # noqa: E402
 
@@ -42,22 +47,8 @@ def _run_summary(profile: str, models: tuple[str, ...]) -> str:
 
 
 def loss_curves(profile: str, models: tuple[str, ...]) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for model in models:
-        rows = _history(profile, model)["history"]
-        epochs = [r["epoch"] for r in rows]
-        for ax, key in zip(axes, ("pixel", "perceptual")):
-            train = [r.get(f"train_{key}") for r in rows]
-            if any(v is None for v in train):
-                continue
-            line, = ax.plot(epochs, train, marker="o", ms=3, label=f"{LABELS[model]} (train)")
-            ax.plot(epochs, [r[f"val_{key}"] for r in rows], marker="s", ms=3, ls="--", color=line.get_color(),
-                    label=f"{LABELS[model]} (val)")
-    for ax, name in zip(axes, ("pixel loss (L1 or L2, whole image)", "VGG19 perceptual loss")):
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+    fig = plot_loss_curves({LABELS[m]: _history(profile, m)["history"] for m in models},
+                           pixel_title="pixel loss (L1 or L2, whole image)")
     add_caption(fig, _run_summary(profile, models) + ". The Context Encoder's pixel loss is its L2 on the centre.")
     path = ROOT / "figures" / f"utkface_{profile}_loss_curves.png"
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -65,31 +56,8 @@ def loss_curves(profile: str, models: tuple[str, ...]) -> Path:
     return path
 
 
-def _results(profile: str) -> list[dict]:
-    with open(results_dir(profile) / "results.csv", newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def psnr_by_bin(profile: str, models: tuple[str, ...]) -> Path:
-    rows = [r for r in _results(profile) if r["metric"] == "hole_psnr" and r["bin"] != "all"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    kinds = ("irregular", "freeform", "center")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [6, 6, 1.6]})
-    for ax, kind in zip(axes, kinds):
-        bins = list(dict.fromkeys(r["bin"] for r in rows if r["kind"] == kind))
-        width = 0.8 / len(methods)
-        for k, method in enumerate(methods):
-            cells = {r["bin"]: r for r in rows if r["kind"] == kind and r["method"] == method}
-            xs = [i + (k - (len(methods) - 1) / 2) * width for i, b in enumerate(bins) if b in cells]
-            ys = [float(cells[b]["mean"]) for b in bins if b in cells]
-            err = [[y - float(cells[b]["ci_lo"]) for b, y in zip([b for b in bins if b in cells], ys)],
-                   [float(cells[b]["ci_hi"]) - y for b, y in zip([b for b in bins if b in cells], ys)]]
-            ax.errorbar(xs, ys, yerr=err, fmt="o", ms=3, capsize=2, label=method)
-        ax.set_xticks(range(len(bins)), bins, fontsize=7)
-        ax.set_title(f"{kind} holes", fontsize=9)
-        ax.set_ylabel("hole PSNR (dB)" if kind == "irregular" else "")
-    axes[0].legend(fontsize=6)
-    fig.tight_layout()
+    fig = plot_by_bin(read_results(results_dir(profile)))
     header = (results_dir(profile) / "results.md").read_text().splitlines()
     n = next((h for h in header if "cases scored" in h), "")
     add_caption(fig, f"UTKFace validation faces (data/protocol/utkface_val_128.csv), evaluated at "
@@ -101,28 +69,16 @@ def psnr_by_bin(profile: str, models: tuple[str, ...]) -> Path:
     return path
 
 
-@torch.no_grad()
 def samples(profile: str, models: tuple[str, ...], per_kind: int = 3) -> Path:
     size = EVAL[profile]["size"]
-    rows = read_manifest(ROOT / "data" / "protocol" / "utkface_val_128.csv")
-    # Fixed cases: the first centre faces, and irregular / free-form cases of mid-size holes.
-    picks = ([r for r in rows if r["mask_kind"] == "irregular" and r["bin"] in ("30-40%", "40-50%")][:per_kind]
-             + [r for r in rows if r["mask_kind"] == "center"][:per_kind]
-             + [r for r in rows if r["mask_kind"] == "freeform" and r["bin"] == "20-30%"][:per_kind])
-    data = ProtocolDataset(picks, env_dir("FACELIB_UTKFACE"), masks_root=env_dir("FACELIB_MASKS"), size=size)
-    image = torch.stack([data[i]["image"] for i in range(len(data))])
-    mask = torch.stack([data[i]["mask"] for i in range(len(data))])
-    grid = {"masked input": tint_hole(image, mask)}
+    image, mask = sample_cases(env_dir("FACELIB_UTKFACE"), env_dir("FACELIB_MASKS"), size, per_kind)
     methods = {LABELS[m]: load_checkpoint_method(run_dir(profile, m) / "checkpoints" / "last.pt", size)[0]
                for m in models}
     methods |= {"OpenCV telea": OpenCVInpainter("telea"), "OpenCV ns": OpenCVInpainter("ns")}
-    for name, method in methods.items():
-        method.eval()
-        grid[name] = composite(method(mask_image(image, mask), mask).clamp(-1, 1), image, mask)
-    grid["real"] = image
     path = ROOT / "figures" / f"utkface_{profile}_samples.png"
-    save_inpainting_grid(grid, path, n=len(data), title="the same protocol cases (irregular, centre, free-form) "
-                         "inpainted by every method; composites keep the known pixels",
+    save_inpainting_grid(inpaint_all(methods, image, mask), path, n=image.shape[0],
+                         title="the same protocol cases (irregular, centre, free-form) inpainted by every method; "
+                               "composites keep the known pixels",
                          caption=f"UTKFace validation faces at {size}x{size}. Models: {_run_summary(profile, models)}."
                                  " The Context Encoder only fills its centre square.")
     return path
@@ -130,22 +86,9 @@ def samples(profile: str, models: tuple[str, ...], per_kind: int = 3) -> Path:
 
 def summary_table(profile: str) -> Path:
     """A compact Markdown table for the README: hole PSNR per irregular bin, centre, free-form (all bins)."""
-    rows = [r for r in _results(profile) if r["metric"] == "hole_psnr"]
-    columns = [("irregular", b) for b in ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")]
-    columns += [("center", "25%"), ("freeform", "all")]
-    cells = {(r["method"], r["kind"], r["bin"]): r for r in rows}
-    lines = ["| method | " + " | ".join(f"{k} {b}" for k, b in columns) + " |",
-             "| --- |" + " ---: |" * len(columns)]
-    for method in dict.fromkeys(r["method"] for r in rows):
-        values = []
-        for kind, b in columns:
-            r = cells.get((method, kind, b))
-            values.append(f"{float(r['mean']):.2f} ({float(r['ci_lo']):.2f}-{float(r['ci_hi']):.2f})" if r
-                          else "n/a")
-        lines.append(f"| {method} | " + " | ".join(values) + " |")
     path = results_dir(profile) / "summary.md"
     path.write_text("Hole PSNR in dB (mean and 95% bootstrap interval), from results.csv\n\n"
-                    + "\n".join(lines) + "\n")
+                    + results_table(read_results(results_dir(profile))) + "\n")
     return path
 
 

@@ -57,14 +57,6 @@ def test_goal_check_states_each_group_with_its_numbers(classroom):
     assert lines[-1] == "- centre square vs the Context Encoder: 24.00 vs 23.00 dB (+1.00): met"
 
 
-def test_table_marks_missing_groups(classroom):
-    res = _results({"generator": 24.0, "context_encoder": 23.0}, {"generator": 40.0, "context_encoder": 50.0})
-    text = classroom.table(res, "hole_psnr")
-    assert "| generator | 24.00 (23.00-25.00) |" in text
-    assert text.splitlines()[-1].startswith("| context_encoder | n/a |")
-    assert "| 23.00 (22.00-24.00) | n/a |" in text
-
-
 @pytest.mark.realdata
 def test_committed_celeba_sample_manifest_equals_a_fresh_build(celeba_root, classroom):
     fresh = P.manifest_text(P.build_manifest(P.list_faces(celeba_root), 128))
