@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +206,8 @@ class Trainer:
             if self.config.init_from is not None:
                 _notice(f"init_from={self.config.init_from!r} ignored: a resumed run restores its own weights "
                         f"(this one started from {saved_init!r})")
-            self.config = replace(self.config, init_from=saved_init)
+            # In place: callers may steer the run through this very object (experiments/time_budget.py).
+            self.config.init_from = saved_init
 
     def _start(self) -> None:
         resume_from = prepare_out_dir(self.config)
