@@ -13,7 +13,8 @@ and a checkpoint stores the step inside the epoch, the running averages and ever
 
 Safety: a run holds its folder (``state.RunLock``); Ctrl-C (SIGINT) or SIGTERM stops it at the end of the
 current step, saves ``last.pt`` there (atomically) and raises :class:`TrainingInterrupted`; a second signal
-stops at once without saving. Notices (a fresh start despite ``resume``, a validation hold-out) go to stderr.
+stops at once without saving. Notices (a fresh start despite ``resume``, ``init_from``) go to stderr, also
+without a progress bar.
 """
 from __future__ import annotations
 
@@ -158,7 +159,7 @@ class Trainer:
                               "unseen faces (val_fraction=0.1 holds out a seeded tenth)", stacklevel=2)
         with warnings.catch_warnings():
             warnings.simplefilter("always")  # show the "synthetic faces" warning on every run, each text once
-            for text, w in {str(w.message): w for w in caught}.items():
+            for w in {str(w.message): w for w in caught}.values():
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         # Fields that change nothing with these data: a resume may differ in them (see ``load_state_dict``).
         subset = isinstance(train_faces, UTKFace) and train_faces.missing_val > 0
@@ -169,8 +170,8 @@ class Trainer:
                 self.unused_fields.add("val_fraction")
         if isinstance(train_faces, ImageFolderFaces) and train_faces.files != val_faces.files:
             self._log(f"{train_faces.root} has no split of its own: validating on {len(val_faces)} of its "
-                    f"{len(train_faces) + len(val_faces)} images, held out by facelib.data.folder_split "
-                    f"(val_fraction={c.val_fraction}); they never train")
+                      f"{len(train_faces) + len(val_faces)} images, held out by facelib.data.folder_split "
+                      f"(val_fraction={c.val_fraction}); they never train")
         if c.max_train_images is not None and c.max_train_images < len(train_faces):
             train_faces = Subset(train_faces, range(c.max_train_images))
         if c.max_val_images is not None and c.max_val_images < len(val_faces):
