@@ -18,6 +18,7 @@ next readable image and records them in ``dataset.skipped``. Missing or empty fo
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import warnings
@@ -61,6 +62,7 @@ __all__ = [
     "detect_layout",
     "draw_synthetic_face",
     "download_celeba_hq",
+    "folder_split",
     "load_image",
     "make_utkface_split",
     "parse_utkface_name",
@@ -78,6 +80,9 @@ REPO_DATA_DIR: Path = Path(__file__).resolve().parents[1] / "data"
 UTKFACE_VAL_LIST: Path = REPO_DATA_DIR / "splits" / "utkface_val.txt"
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
 UTKFACE_SPLIT_SEED = 2024
+#: Seed of :func:`folder_split`, the validation hold-out of folders without a split (a property of the data, not
+#: of a run: every run on the same folder validates on the same images).
+FOLDER_SPLIT_SEED = 2024
 
 
 # --------------------------------------------------------------------------------------------------- errors
@@ -91,7 +96,8 @@ class CorruptImageError(ValueError):
     ``path`` and ``reason``. Pickling keeps ``(path, reason)`` too.
     """
 
-    _SUFFIX = ". Remove or replace this file, or pass skip_corrupt=True to the dataset to skip unreadable images."
+    _SUFFIX = (". Remove or replace this file, or pass skip_corrupt=True to the dataset (training: --skip-corrupt) "
+               "to skip unreadable images.")
 
     def __init__(self, path: str | os.PathLike, reason: object = "") -> None:
         self.worker_traceback: str | None = None
@@ -434,6 +440,10 @@ class UTKFace(_FaceFiles):
         size: output side; items are ``(image (3, size, size) float32 in [-1, 1], gender)``.
         skip_corrupt: replace unreadable files by the next readable one instead of raising.
         val_list: the validation names: a file path or a sequence of names; default the committed list.
+        subset: accept a folder that lacks some of the listed validation names (a subset of UTKFace, one warning):
+            the listed names it holds are "val" and never "train"; when it holds none of them, "val" is
+            :func:`folder_split` of the rest with ``val_fraction`` (0: "val" is the same faces as "train").
+            Without it such a folder raises :class:`DatasetNotFoundError` (an incomplete download looks alike).
     """
 
     name = "UTKFace"
@@ -445,6 +455,8 @@ class UTKFace(_FaceFiles):
         size: int = 128,
         skip_corrupt: bool = False,
         val_list: str | os.PathLike | Sequence[str] | None = None,
+        subset: bool = False,
+        val_fraction: float = 0.1,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -464,14 +476,36 @@ class UTKFace(_FaceFiles):
         from_file = isinstance(source, (str, os.PathLike))
         val_names = read_split_file(source) if from_file else list(source)  # type: ignore[arg-type]
         missing = [n for n in val_names if n not in parsed]
-        if missing:
+        listed = source if from_file else "val_list"
+        if missing and not subset:
             raise DatasetNotFoundError(
                 f"{root} is incomplete or is not the UTKFace aligned & cropped set: {len(missing)} of the "
-                f"{len(val_names)} validation images listed in {source if from_file else 'val_list'} are missing "
-                f"(e.g. {missing[:3]}). {_UTKFACE_HELP}"
+                f"{len(val_names)} validation images listed in {listed} are missing (e.g. {missing[:3]}). If it is "
+                f"a subset on purpose, pass subset=True (training: --utkface-subset / utkface_subset=True): the listed "
+                f"validation faces it holds validate and never train. {_UTKFACE_HELP}"
             )
         val_set = set(val_names)
-        names = sorted(n for n in parsed if (n in val_set) == (split == "val"))
+        self.missing_val = len(missing)  # > 0: a subset (only with subset=True)
+        if missing:
+            held = sorted(n for n in parsed if n in val_set)
+            rest = sorted(n for n in parsed if n not in val_set)
+            if held:
+                train_names, val_names_here = rest, held
+                how = f"validating on the {len(held)} listed validation faces it holds"
+            elif val_fraction > 0 and len(rest) >= 2:
+                train_paths, val_paths = folder_split([root / n for n in rest], root, val_fraction)
+                train_names, val_names_here = [p.name for p in train_paths], [p.name for p in val_paths]
+                how = (f"it holds none of them: validating on {len(val_names_here)} of its faces held out by "
+                       f"facelib.data.folder_split (val_fraction={val_fraction})")
+            else:
+                train_names = val_names_here = rest
+                how = "it holds none of them: validating on the training faces (val_fraction=0)"
+            warnings.warn(
+                f"UTKFace: {root} is a subset ({len(missing)} of the {len(val_names)} validation faces listed in "
+                f"{listed} are missing): {how}; the listed validation faces never train", stacklevel=2)
+            names = val_names_here if split == "val" else train_names
+        else:
+            names = sorted(n for n in parsed if (n in val_set) == (split == "val"))
         self.split = split
         self.ages = [parsed[n].age for n in names]
         self.races = [parsed[n].race for n in names]
@@ -483,12 +517,17 @@ class ImageFolderFaces(_FaceFiles):
     """Any folder of face photos, searched recursively for jpg/jpeg/png/webp/bmp/tif files (sorted paths).
 
     Items are ``(image (3, size, size) float32 in [-1, 1], -1)``: centre-cropped to a square, RGB, gender unknown.
-    There is no split: ``resolve_faces`` returns the same images for "train" and "val".
+    Such a folder has no split of its own. ``split=None`` (the default) gives every image; ``split="train"`` /
+    ``"val"`` gives the two parts of :func:`folder_split` with ``val_fraction`` (a fixed seeded rule, so every
+    run on the folder validates on the same images; ``val_fraction=0``: both are every image).
     """
 
     name = "image folder"
 
-    def __init__(self, root: str | os.PathLike, size: int = 128, skip_corrupt: bool = False) -> None:
+    def __init__(self, root: str | os.PathLike, size: int = 128, skip_corrupt: bool = False,
+                 split: str | None = None, val_fraction: float = 0.1) -> None:
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
         root = Path(root)
         if not root.is_dir():
             raise DatasetNotFoundError(f"image folder {root} does not exist")
@@ -498,7 +537,45 @@ class ImageFolderFaces(_FaceFiles):
                 f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {root} or its subfolders. Put face photos there, "
                 f"or use a CelebA-HQ folder ({_CELEBA_HELP}) or UTKFace ({_UTKFACE_HELP})"
             )
+        self.val_fraction = val_fraction
+        if split is not None:
+            self.split = split
+            if val_fraction > 0:
+                train, val = folder_split(files, root, val_fraction)
+                files = val if split == "val" else train
         super().__init__(root, files, [-1] * len(files), size, skip_corrupt)
+
+
+def folder_split(files: Sequence[Path], root: str | os.PathLike, val_fraction: float = 0.1,
+                 seed: int = FOLDER_SPLIT_SEED) -> tuple[list[Path], list[Path]]:
+    """``(train, val)``: the validation hold-out of a folder without a split of its own.
+
+    Rule: ``n_val = round(val_fraction * n)``, at least 1 and at most ``n - 1``; the ``n_val`` files with the
+    smallest ``sha256(f"{seed}/{path relative to root, POSIX}")`` validate, the others train; both keep the
+    order of ``files``. The choice depends only on the file names (not on the run's seed), and adding a file
+    moves at most one other file between the parts.
+
+    Raises:
+        ValueError: fewer than 2 files, or ``val_fraction`` outside (0, 1).
+    """
+    files = list(files)
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if len(files) < 2:
+        raise ValueError(f"{root} holds {len(files)} image(s): too few to hold out validation images; add images "
+                         "or set val_fraction=0 (--val-fraction 0) to validate on the training images")
+    n_val = min(max(1, round(val_fraction * len(files))), len(files) - 1)
+    root = Path(root)
+
+    def key(path: Path) -> str:
+        try:
+            rel = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            rel = Path(path).as_posix()
+        return hashlib.sha256(f"{seed}/{rel}".encode()).hexdigest()
+
+    chosen = set(sorted(files, key=key)[:n_val])
+    return [f for f in files if f not in chosen], [f for f in files if f in chosen]
 
 
 # ------------------------------------------------------------------------------------------ synthetic faces
@@ -698,13 +775,17 @@ def detect_layout(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _open(path: Path, layout: str | None, split: str, size: int, source: str) -> Dataset:
+def _open(path: Path, layout: str | None, split: str, size: int, source: str, val_fraction: float | None = None,
+          skip_corrupt: bool = False, utkface_subset: bool = False) -> Dataset:
     if layout == "celeba_hq":
-        return CelebAHQ(path, split=split, size=size)
+        return CelebAHQ(path, split=split, size=size, skip_corrupt=skip_corrupt)
     if layout == "utkface":
-        return UTKFace(path, split=split, size=size)
+        return UTKFace(path, split=split, size=size, skip_corrupt=skip_corrupt, subset=utkface_subset,
+                       val_fraction=val_fraction or 0.0)
     if layout == "folder":
-        return ImageFolderFaces(path, size=size)
+        if val_fraction is None:  # no split asked for: every image, for "train" and "val" alike
+            return ImageFolderFaces(path, size=size, skip_corrupt=skip_corrupt)
+        return ImageFolderFaces(path, size=size, skip_corrupt=skip_corrupt, split=split, val_fraction=val_fraction)
     raise DatasetNotFoundError(
         f"{source} {path} holds no face images. Use a CelebA-HQ folder ({_CELEBA_HELP}), a UTKFace folder "
         f"({_UTKFACE_HELP}), any folder of face photos, or the string 'synthetic'."
@@ -719,6 +800,9 @@ def resolve_faces(
     seed: int = 0,
     *,
     repo_data: str | os.PathLike | None = None,
+    val_fraction: float | None = None,
+    skip_corrupt: bool = False,
+    utkface_subset: bool = False,
 ) -> Dataset:
     """The face dataset a run should use, in this order:
 
@@ -729,8 +813,11 @@ def resolve_faces(
     4. :class:`SyntheticFaces` ``(n_synthetic, size, seed)`` with a warning saying how to configure real data.
 
     Folders are recognised by :func:`detect_layout`: CelebA-HQ -> :class:`CelebAHQ`, UTKFace ->
-    :class:`UTKFace`, anything else with images -> :class:`ImageFolderFaces` (no split). A configured folder
-    that holds no images raises :class:`DatasetNotFoundError` rather than silently falling back.
+    :class:`UTKFace`, anything else with images -> :class:`ImageFolderFaces`. Such a folder has no split: with
+    ``val_fraction=None`` (the default) "train" and "val" are the same images; with a number (training passes
+    its ``val_fraction``) they are the two parts of :func:`folder_split`. ``skip_corrupt`` goes to the dataset;
+    ``utkface_subset`` is :class:`UTKFace`'s ``subset``. A configured folder that holds no images raises
+    :class:`DatasetNotFoundError` rather than silently falling back.
     Items are ``(image (3, size, size) float32 in [-1, 1], gender)``.
     """
     if split not in SPLITS:
@@ -745,13 +832,13 @@ def resolve_faces(
         path = Path(value).expanduser()
         if not path.exists():
             raise DatasetNotFoundError(f"{source} {path} does not exist. {_CELEBA_HELP} {_UTKFACE_HELP}")
-        return _open(path, detect_layout(path), split, size, source)
+        return _open(path, detect_layout(path), split, size, source, val_fraction, skip_corrupt, utkface_subset)
 
     repo = Path(repo_data) if repo_data is not None else REPO_DATA_DIR
     for candidate in (repo / "celeba_hq", repo / "utkface", repo / "UTKFace", repo):
         layout = detect_layout(candidate)
         if layout in ("celeba_hq", "utkface"):
-            return _open(candidate, layout, split, size, "data folder")
+            return _open(candidate, layout, split, size, "data folder", val_fraction, skip_corrupt, utkface_subset)
 
     warnings.warn(
         f"No face dataset configured: using {n_synthetic} {SyntheticFaces.LABEL}. For real faces pass a folder "

@@ -3,13 +3,15 @@
 Every test feeds one bad input (tiny sizes, a few seconds each, servers on 127.0.0.1 only) and asserts the
 answer: an error of exactly one line that names the problem and the fix, no file of the user's lost or
 half-written, no code run from a file. This module covers the downloader (items 3, 8), checkpoint loading
-(items 4, 8), metrics, manifests and result files (item 7); the training-loop items (1, 2, 5, 6) belong here too
-once the training package has them.
+(items 4, 8), metrics, manifests and result files (item 7), and training: a resume that would overwrite a
+history, resuming from an epoch checkpoint (item 1), two runs on one folder, Ctrl-C / SIGTERM (item 2), image
+folders without a split, UTKFace subsets and unreadable images (item 6).
 """
 from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -287,3 +289,191 @@ def test_saved_files_are_readable_by_others_and_orphans_are_cleaned(tmp_path: Pa
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644 and not orphan.exists()
+
+
+# ------------------------------------------------------------------------------------------ training (1, 2, 6)
+def _train_args(out: Path, *extra: str, data: str = "synthetic") -> list[str]:
+    """A tiny CLI run: 16 synthetic faces of 16x16, batch 4 (4 steps per epoch), random VGG."""
+    return ["--data", data, "--image-size", "16", "--n-synthetic", "16", "--max-val-images", "4", "--widths", "4",
+            "8", "16", "--num-residual", "1", "--batch-size", "4", "--vgg-weights", "none", "--perceptual-layers",
+            "1", "--masks", "rectangles", "--device", "cpu", "--out-dir", str(out), "--no-progress", *extra]
+
+
+def _train(*argv: str) -> int:
+    from facelib.train import main as train_main
+
+    return train_main(list(argv))
+
+
+def _generator(out: Path, name: str = "last.pt") -> dict:
+    from facelib.checkpoint import load_checkpoint
+
+    return load_checkpoint(out / "checkpoints" / name, map_location="cpu")
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a["global_step"] == b["global_step"] and all(torch.equal(v, b["generator"][k])
+                                                         for k, v in a["generator"].items())
+
+
+def test_resume_without_last_pt_keeps_the_history_and_resumes_from_an_epoch(tmp_path: Path, capsys):
+    """Item 1: last.pt deleted (as the advice for an unreadable one says): --resume must not start over."""
+    assert _train(*_train_args(tmp_path / "a", "--epochs", "3")) == 0
+    run = tmp_path / "b"
+    assert _train(*_train_args(run, "--epochs", "2", "--save-epoch-checkpoints")) == 0
+    (run / "checkpoints" / "last.pt").unlink()
+    before = {name: (run / name).read_bytes() for name in ("history.csv", "history.json")}
+    capsys.readouterr()
+    assert _train(*_train_args(run, "--epochs", "3", "--resume")) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "last.pt is missing" in line and "--overwrite" in line and "epoch_1.pt, epoch_2.pt" in line
+    assert f"--resume-from {run / 'checkpoints' / 'epoch_2.pt'}" in line
+    assert {name: (run / name).read_bytes() for name in before} == before, "the history was overwritten"
+    # A missing --resume-from file is one line naming the checkpoints that are there.
+    assert _train(*_train_args(run, "--epochs", "3", "--resume-from", str(run / "checkpoints" / "epoch_9.pt"))) == 1
+    assert "no such checkpoint file" in one_line(capsys.readouterr().err)
+    # Resuming from epoch_1.pt (rolling back one epoch) ends exactly where the uninterrupted run ends.
+    epoch_1 = str(run / "checkpoints" / "epoch_1.pt")
+    assert _train(*_train_args(run, "--epochs", "3", "--resume-from", epoch_1)) == 0
+    assert _same_weights(_generator(tmp_path / "a"), _generator(run))
+    assert _generator(run)["config"]["resume_from"] == epoch_1  # recorded
+    assert [r["epoch"] for r in __import__("json").loads((run / "history.json").read_text())["history"]] == [1, 2, 3]
+
+
+def test_resume_of_an_empty_folder_says_so_on_stderr_without_progress(tmp_path: Path, capsys):
+    assert _train(*_train_args(tmp_path / "new", "--max-steps", "1", "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "starting a new run" in err
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys, time
+os.makedirs(sys.argv[1], exist_ok=True)  # what facelib.train.state.RunLock does for a live run
+fd = os.open(os.path.join(sys.argv[1], ".lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+os.write(fd, f"{os.getpid()}\\n".encode())
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_run_on_a_locked_folder_stops_naming_the_pid(tmp_path: Path, capsys):
+    """Item 2: a folder held by a live run refuses a second one; a dead holder's lock (kill -9) does not."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        assert _train(*_train_args(out, "--max-steps", "1")) == 1
+        line = one_line(capsys.readouterr().err)
+        assert f"pid {holder.pid}" in line and "in use by another training run" in line
+        assert not (out / "checkpoints" / "last.pt").exists()
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # kill -9: the kernel drops its flock, its pid stays in .lock
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    assert (out / ".lock").read_text().strip() == str(holder.pid)  # stale: its process is gone
+    assert _train(*_train_args(out, "--max-steps", "1")) == 0
+
+
+_INTERRUPT_AT_STEP_3 = """
+import os, signal, sys
+import torch
+torch.set_num_threads(int(os.environ["TEST_TORCH_THREADS"]))  # as in this process: same float results
+from facelib.train import step, main
+real = step.TrainStep.__call__
+calls = []
+def call(self, *a, **k):
+    out = real(self, *a, **k)
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # as if Ctrl-C / `kill` came during step 3
+    return out
+step.TrainStep.__call__ = call
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_save_the_step_and_resume_exactly(tmp_path: Path, signame: str):
+    """Item 2: Ctrl-C / SIGTERM saves last.pt at the current step (checkpoint-every is 100), one line says how
+    to resume, and the resumed run ends with the weights of an uninterrupted one."""
+    assert _train(*_train_args(tmp_path / "a", "--epochs", "2")) == 0
+    args = _train_args(tmp_path / "b", "--epochs", "2", "--checkpoint-every", "100")
+    done = subprocess.run([sys.executable, "-c", _INTERRUPT_AT_STEP_3, signame, *args], cwd=REPO, text=True,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore",
+                               "TEST_TORCH_THREADS": str(torch.get_num_threads())})
+    assert done.returncode == 128 + getattr(signal, signame), done.stderr
+    line = one_line(done.stderr)  # no traceback
+    assert "at global step 3" in line and "checkpoint saved to" in line and line.endswith("--resume")
+    assert _generator(tmp_path / "b")["global_step"] == 3
+    assert not (tmp_path / "b" / ".lock").read_text().strip(), "the lock was not released"
+    assert _train(*_train_args(tmp_path / "b", "--epochs", "2", "--checkpoint-every", "100", "--resume")) == 0
+    assert _same_weights(_generator(tmp_path / "a"), _generator(tmp_path / "b"))
+
+
+def test_an_image_folder_without_a_split_holds_out_validation_images(tmp_path: Path, faces: Path):
+    """Item 6: a generic folder validates on a seeded hold-out, not on its training images."""
+    from facelib.data import ImageFolderFaces, folder_split
+    from facelib.train import Trainer, TrainConfig
+
+    def config(**kw) -> TrainConfig:
+        return TrainConfig(data=str(faces), image_size=16, widths=(4, 8, 16), num_residual=1, batch_size=2,
+                           vgg_weights=None, perceptual_layers=(1,), masks="rectangles", device="cpu",
+                           out_dir=str(tmp_path / "run"), **kw)
+
+    trainer = Trainer(config(), progress=False)
+    train_files, val_files = trainer.train_faces.files, trainer.val_faces.files
+    assert len(val_files) == 1 and len(train_files) == 5 and not set(train_files) & set(val_files)
+    assert Trainer(config(), progress=False).val_faces.files == val_files  # the same every time
+    everything = ImageFolderFaces(faces).files
+    assert folder_split(everything, faces, 0.1) == (train_files, val_files)
+    with pytest.warns(UserWarning, match="validating on the training images"):
+        same = Trainer(config(val_fraction=0.0), progress=False)
+    assert same.train_faces.files == same.val_faces.files == everything
+    with pytest.raises(ValueError, match="val_fraction"):
+        config(val_fraction=1.0)
+
+
+def _utkface_subset(folder: Path, with_val_face: bool) -> tuple[Path, str | None]:
+    """Six UTKFace-named faces of which none (or one) is in the committed validation list."""
+    from facelib.data import UTKFACE_VAL_LIST, read_split_file
+
+    folder.mkdir()
+    val_name = read_split_file(UTKFACE_VAL_LIST)[0] if with_val_face else None
+    names = [f"{20 + i}_{i % 2}_0_2017010{i}000000000.jpg.chip.jpg" for i in range(6)]
+    names = names + [val_name] if val_name else names
+    rng = np.random.default_rng(0)
+    for name in names:
+        Image.fromarray((rng.random((SIZE, SIZE, 3)) * 255).astype(np.uint8)).save(folder / name, format="JPEG")
+    return folder, val_name
+
+
+def test_a_utkface_subset_can_be_trained_with_the_way_out_the_error_names(tmp_path: Path, capsys):
+    """Item 6: a UTKFace folder without the committed validation faces names --utkface-subset, which works."""
+    folder, _ = _utkface_subset(tmp_path / "utk", with_val_face=False)
+    common = ("--batch-size", "2", "--max-steps", "2")
+    assert _train(*_train_args(tmp_path / "run", *common, data=str(folder))) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "validation images listed in" in line and "--utkface-subset" in line
+    with pytest.warns(UserWarning, match="is a subset"):
+        assert _train(*_train_args(tmp_path / "run", *common, "--utkface-subset", data=str(folder))) == 0
+    # A listed validation face in the subset validates and never trains (the protocol scores on it).
+    from facelib.data import resolve_faces
+
+    folder, val_name = _utkface_subset(tmp_path / "utk2", with_val_face=True)
+    with pytest.warns(UserWarning, match="is a subset"):
+        train = resolve_faces(folder, "train", 16, utkface_subset=True, val_fraction=0.1)
+        val = resolve_faces(folder, "val", 16, utkface_subset=True, val_fraction=0.1)
+    assert [p.name for p in val.files] == [val_name] and val_name not in [p.name for p in train.files]
+
+
+def test_skip_corrupt_is_reachable_from_the_command_line(tmp_path: Path, faces: Path, capsys):
+    """Item 6: the error's advice (skip_corrupt) works from the CLI: --skip-corrupt."""
+    (faces / "3.png").write_bytes(b"not an image at all")
+    common = ("--batch-size", "2", "--max-steps", "3", "--val-fraction", "0.2")
+    assert _train(*_train_args(tmp_path / "run", *common, data=str(faces))) == 1
+    assert "--skip-corrupt" in one_line(capsys.readouterr().err)
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        assert _train(*_train_args(tmp_path / "run2", *common, "--skip-corrupt", data=str(faces))) == 0

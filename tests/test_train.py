@@ -304,3 +304,60 @@ def test_cli_bad_parameter_is_a_clear_error(tmp_path, capsys):
     assert "image_size" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--amp", "fp8"])  # argparse choices
+
+
+# ------------------------------------------------------------------------------- init_from (issue 15)
+def _params(module_state: dict, model) -> dict:
+    names = {n for n, _ in model.named_parameters()}
+    return {k: v for k, v in module_state.items() if k in names}
+
+
+def test_init_from_weights_or_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """A fresh run's generator starts from exported weights (FACELIB_WEIGHTS) or a checkpoint's generator; the
+    optimiser's first step comes after (lr 1e-9: the weights barely move); resumes restore their own."""
+    from facelib.models import build_generator
+    from facelib.pretrained import export_weights, load_state_dict
+
+    torch.manual_seed(123)
+    source = build_generator("generator", widths=[8, 16, 32], num_residual=1)
+    weights = tmp_path / "weights"
+    export_weights(source, "tiny", weights, architecture={"name": "generator",
+                   "options": {"widths": [8, 16, 32], "num_residual": 1}}, image_size=32, training={})
+    wide = build_generator("generator", widths=[16, 32, 64], num_residual=1)
+    export_weights(wide, "wide", weights, architecture={"name": "generator",
+                   "options": {"widths": [16, 32, 64], "num_residual": 1}}, image_size=32, training={})
+    monkeypatch.setenv("FACELIB_WEIGHTS", str(weights))
+    expected = load_state_dict("tiny")
+
+    def close(ckpt_generator, target) -> bool:
+        got = _params(ckpt_generator, source)
+        return got.keys() == _params(target, source).keys() and all(
+            torch.allclose(v, target[k].float(), atol=1e-6) for k, v in got.items())
+
+    train(tiny(tmp_path / "w", max_steps=1, lr=1e-9, init_from="tiny"), progress=False)
+    ckpt = checkpoint(tmp_path / "w")
+    assert close(ckpt["generator"], expected) and ckpt["config"]["init_from"] == "tiny"
+    plain = train(tiny(tmp_path / "plain", max_steps=1, lr=1e-9), progress=False)
+    assert not close(checkpoint(tmp_path / "plain")["generator"], expected) and plain["global_step"] == 1
+
+    # From a training checkpoint's generator, through the command line.
+    other = tmp_path / "plain" / "checkpoints" / "last.pt"
+    args = ["--data", "synthetic", "--image-size", "32", "--n-synthetic", "16", "--max-val-images", "4", "--widths",
+            "8", "16", "32", "--num-residual", "1", "--batch-size", "4", "--max-steps", "1", "--lr", "1e-9",
+            "--vgg-weights", "none", "--perceptual-layers", "1", "--masks", "rectangles", "--device", "cpu",
+            "--no-progress"]
+    assert main([*args, "--out-dir", str(tmp_path / "c"), "--init-from", str(other)]) == 0
+    assert close(checkpoint(tmp_path / "c")["generator"], load_checkpoint(other)["generator"])
+    assert "generator initialised from checkpoint" in capsys.readouterr().err
+
+    # Unknown name, missing file, another architecture: one line each, nothing trained.
+    for value, fragment in (("nosuch", "available: tiny, wide"), ("runs/nowhere/last.pt", "no such checkpoint file"),
+                            ("wide", "does not fit this run's generator")):
+        assert main([*args, "--out-dir", str(tmp_path / f"bad_{value[:3]}"), "--init-from", value]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and fragment in err, err
+        assert not (tmp_path / f"bad_{value[:3]}" / "checkpoints" / "last.pt").exists()
+
+    # A resumed run restores its own weights; without --init-from it keeps the record of where it started.
+    resumed = train(tiny(tmp_path / "w", max_steps=2, lr=1e-9, resume=True), progress=False)
+    assert resumed["global_step"] == 2 and checkpoint(tmp_path / "w")["config"]["init_from"] == "tiny"

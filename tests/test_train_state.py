@@ -124,3 +124,25 @@ def test_a_run_from_before_the_holdout_resumes_as_it_trained(tmp_path):
     today = TrainConfig.from_dict({**OLD_CONFIG, "out_dir": str(tmp_path), "holdout_protocol_masks": True})
     with pytest.raises(CheckpointError, match="holdout_protocol_masks: checkpoint False vs now True"):
         restore(ckpt, today, None, None, torch.device("cpu"))
+
+
+def test_a_run_from_before_the_safety_fields_resumes_with_todays_defaults(tmp_path):
+    """Checkpoints written before val_fraction, utkface_subset, skip_corrupt, resume_from and init_from (e.g. a
+    long run in progress) resume with today's defaults where those fields change nothing (data with a split of
+    its own); a folder run from before keeps validating on its training images unless told otherwise."""
+    from facelib.checkpoint import CheckpointError
+    from facelib.train.state import restore
+
+    out = tmp_path / "old"
+    (out / "checkpoints").mkdir(parents=True)
+    before = {**OLD_CONFIG, "out_dir": str(out), "holdout_protocol_masks": True}  # what the last format wrote
+    ckpt = {**old_checkpoint(out), "config": before}
+    torch.save(ckpt, out / "checkpoints" / "last.pt")
+    assert TrainConfig.from_dict(before).val_fraction == 0.0  # "as before": no hold-out
+    today = TrainConfig(**{**before, "resume": True, "max_steps": None})  # val_fraction etc. at their defaults
+    assert today.val_fraction == 0.1
+    result = train(today, progress=False, figures=False)
+    assert result["global_step"] == 4 and result["stopped"] == "epochs"
+    # Where val_fraction matters (restore is told which fields change nothing), the difference is one line.
+    with pytest.raises(CheckpointError, match="val_fraction: checkpoint 0.0 vs now 0.1"):
+        restore(ckpt, today, None, None, torch.device("cpu"))

@@ -7,7 +7,7 @@
 ``step``       ``TrainStep``: one discriminator + generator step, and the validation losses
 ``loop``       ``Trainer`` and ``train()``: epochs, validation, the NaN stop
 ``history``    the per-epoch rows, ``history.csv`` / ``history.json``, the figures
-``state``      checkpoints (format ``facelib.train/1``), resume, ``load_generator``
+``state``      checkpoints (format ``facelib.train/1``), resume, the run-folder lock, ``init_from``, ``load_generator``
 ``cli``        ``python -m facelib.train`` (the fast-path switches themselves live in ``facelib.fast``)
 =============  ==========================================================================================
 
@@ -26,9 +26,9 @@ epoch), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at
 from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_vgg
 from .cli import add_config_options, build_parser, config_from_args, list_models, main
 from .config import MODEL_NAMES, PRESETS, SMALL, TrainConfig
-from .loop import NonFiniteLossError, Trainer, train
+from .loop import NonFiniteLossError, Trainer, TrainingInterrupted, train
 from .sources import DeviceSource, EpochSampler, LoaderSource, epoch_order
-from .state import RunState, load_generator
+from .state import RunLock, RunLockedError, RunState, load_generator
 from .step import TrainStep
 
 __all__ = [
@@ -37,6 +37,9 @@ __all__ = [
     "SMALL",
     "MODEL_NAMES",
     "NonFiniteLossError",
+    "TrainingInterrupted",
+    "RunLock",
+    "RunLockedError",
     "Trainer",
     "TrainStep",
     "Models",

@@ -5,6 +5,10 @@
     python -m facelib.train --model generator --epochs 5 --out-dir runs/g
     python -m facelib.train --model gan --data /path/to/faces --out-dir runs/gan
     python -m facelib.train --out-dir runs/g --epochs 10 --resume   # continue (or extend) a run
+    python -m facelib.train --out-dir runs/g --resume-from runs/g/checkpoints/epoch_2.pt   # from an epoch
+
+Ctrl-C (or SIGTERM) saves ``last.pt`` at the current step and prints the command that resumes; errors and
+notices are one line on stderr.
 
 Other scripts (``benchmarks/train_throughput.py``) add a subset of the same options with
 :func:`add_config_options`, so their flags are the config's too.
@@ -12,6 +16,8 @@ Other scripts (``benchmarks/train_throughput.py``) add a subset of the same opti
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -19,7 +25,8 @@ from typing import Any
 
 from ..checkpoint import CheckpointError
 from .config import MODEL_NAMES, PRESETS, TrainConfig
-from .loop import NonFiniteLossError, train
+from .loop import NonFiniteLossError, TrainingInterrupted, train
+from .state import RunLockedError
 
 __all__ = ["add_config_options", "build_parser", "list_models", "config_from_args", "main"]
 
@@ -91,8 +98,31 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig | N
     return TrainConfig.preset(name, **args), progress
 
 
+def resume_command(argv: Sequence[str]) -> str:
+    """The command line that continues a run started with ``argv``: the same options without ``--resume-from``
+    and ``--overwrite`` (``last.pt`` now holds the run), plus ``--resume``."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--resume-from", "--overwrite", "--resume"):
+            skip = arg == "--resume-from"
+            continue
+        if arg.startswith("--resume-from="):
+            continue
+        kept.append(arg)
+    return " ".join(["python -m facelib.train", *map(shlex.quote, kept), "--resume"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m facelib.train`` / ``facelib-train``; returns the exit code."""
+    """Entry point of ``python -m facelib.train`` / ``facelib-train``; returns the exit code.
+
+    Exit codes: 0 done, 1 an error (one line on stderr), 2 a bad option, 128 + signal number after Ctrl-C (130)
+    or SIGTERM (143).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         config, progress = config_from_args(argv)
     except ValueError as exc:
@@ -103,9 +133,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         result = train(config, progress=progress)
-    except (FileExistsError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as exc:
+    except (FileExistsError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError,
+            RunLockedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except TrainingInterrupted as exc:
+        print(f"interrupted ({exc.signal_name}) at global step {exc.global_step}: checkpoint saved to "
+              f"{exc.checkpoint}; resume with: {resume_command(argv)}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt as exc:  # before the loop, or a second Ctrl-C: nothing saved now
+        print(f"interrupted ({exc or 'Ctrl-C'}): nothing saved now; checkpoints already in {config.out_dir}/checkpoints "
+              "are kept", file=sys.stderr)
+        return 128 + signal.SIGINT
     print(f"done ({result['stopped']}): {result['global_step']} steps; history {config.out_dir}/history.csv, "
           f"checkpoint {result['checkpoint']}")
     return 0

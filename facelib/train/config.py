@@ -101,7 +101,8 @@ def _parse_compile(text: str) -> bool | str:
 
 
 #: Fields added after the first checkpoint format, with the value that means "as before" (see ``from_dict``).
-LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False}
+LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False, "val_fraction": 0.0, "utkface_subset": False,
+                                   "skip_corrupt": False, "resume_from": None, "init_from": None}
 
 
 @dataclass
@@ -118,6 +119,16 @@ class TrainConfig:
     n_synthetic: int = _opt(512, "number of synthetic faces when no real data is configured")
     max_train_images: int | None = _opt(None, "use only the first N training faces (None = all)",
                                         parse=_parse_optional_int)
+    # A folder without a split (not CelebA-HQ, not UTKFace) used to validate on its training images: now a
+    # seeded share of it is held out (facelib.data.folder_split). Older checkpoints read 0.0 (as they trained).
+    val_fraction: float = _opt(0.1, "share of a folder without a split (neither CelebA-HQ nor UTKFace) held out for "
+                               "validation by a fixed seeded rule (facelib.data.folder_split; at least 1 image); 0 = "
+                               "validate on the training images (with a warning)")
+    utkface_subset: bool = _opt(False, "train on a UTKFace folder that lacks some of the committed validation faces "
+                                "(data/splits/utkface_val.txt): the listed ones it holds validate and never train; "
+                                "with none of them, val_fraction of the rest is held out")
+    skip_corrupt: bool = _opt(False, "skip unreadable images (each replaced by the next readable one, with a warning) "
+                              "instead of stopping")
     max_val_images: int | None = _opt(256, "validate on the first N validation faces (None = all)",
                                       parse=_parse_optional_int)
     masks: str = _opt("auto", "hole masks ('auto' = center for context_encoder, mixed otherwise)",
@@ -168,8 +179,14 @@ class TrainConfig:
     out_dir: str = _opt("runs/default", "run folder: history, checkpoints, figures")
     checkpoint_every: int = _opt(100, "write checkpoints/last.pt every N steps (and at each epoch end)")
     save_epoch_checkpoints: bool = _opt(False, "also keep checkpoints/epoch_{k}.pt after each epoch")
-    resume: bool = _opt(False, "continue from out_dir/checkpoints/last.pt (starts fresh if there is none)")
+    resume: bool = _opt(False, "continue from out_dir/checkpoints/last.pt (starts fresh only when out_dir holds no "
+                        "run; without last.pt but with a history it stops: use resume_from or overwrite)")
+    resume_from: str | None = _opt(None, "continue exactly from this checkpoint (e.g. out_dir/checkpoints/epoch_2.pt) "
+                                   "and write on in out_dir", parse=_parse_optional_str)
     overwrite: bool = _opt(False, "start afresh in an out_dir that already holds a run (deletes its checkpoints)")
+    init_from: str | None = _opt(None, "a fresh run's generator starts from these weights: a name of "
+                                 "facelib.pretrained.available_weights() or a training checkpoint path (a resumed run "
+                                 "restores its own)", parse=_parse_optional_str)
     num_workers: int = _opt(0, "DataLoader worker processes (ignored with gpu_cache)")
     log_every: int = _opt(10, "update the progress bar (and check for NaN/inf on CUDA) every N steps")
     # --- fast path (facelib.fast)
@@ -262,6 +279,13 @@ class TrainConfig:
             raise bad("compile", f"must be False, True or one of {COMPILE_CHOICES}")
         if not self.out_dir:
             raise bad("out_dir", "must be a folder path")
+        if (not isinstance(self.val_fraction, (int, float)) or isinstance(self.val_fraction, bool)
+                or not 0 <= self.val_fraction < 1):
+            raise bad("val_fraction", "must be a number in [0, 1), e.g. 0.1 (0 = validate on the training images)")
+        for name in ("resume_from", "init_from"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise bad(name, "must be None or a non-empty path / name")
 
     # ------------------------------------------------------------------------------------------ helpers
     @classmethod

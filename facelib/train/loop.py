@@ -10,10 +10,18 @@ One training step, from data to checkpoint::
 Reproducibility: on CPU a run is a deterministic function of its config. The data order of epoch ``e`` is a
 permutation drawn from ``(seed, e)``, the mask of item ``i`` from ``(seed, e, i)`` (``InpaintingDataset``),
 and a checkpoint stores the step inside the epoch, the running averages and every RNG state.
+
+Safety: a run holds its folder (``state.RunLock``); Ctrl-C (SIGINT) or SIGTERM stops it at the end of the
+current step, saves ``last.pt`` there (atomically) and raises :class:`TrainingInterrupted`; a second signal
+stops at once without saving. Notices (a fresh start despite ``resume``, ``init_from``) go to stderr, also
+without a progress bar.
 """
 from __future__ import annotations
 
 import math
+import signal
+import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -25,21 +33,70 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint
-from ..data import InpaintingDataset, describe_dataset, resolve_faces
+from ..data import ImageFolderFaces, InpaintingDataset, UTKFace, describe_dataset, resolve_faces
 from ..fast import resolve_fast_path
 from ..models import composite, mask_image
 from . import history as H
 from .build import build_masks, build_models
 from .config import TrainConfig
 from .sources import BatchSource, DeviceSource, LoaderSource
-from .state import RunState, checkpoint_path, prepare_out_dir, restore, save_checkpoint
+from .state import RunLock, RunState, checkpoint_path, init_generator, prepare_out_dir, restore, save_checkpoint
 from .step import TrainStep
 
-__all__ = ["NonFiniteLossError", "Trainer", "train"]
+__all__ = ["NonFiniteLossError", "TrainingInterrupted", "Trainer", "train"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a run at a step boundary; ``last.pt`` holds that step.
+
+    Attributes: ``signum``, ``signal_name``, ``global_step``, ``checkpoint`` (the path written).
+    """
+
+    def __init__(self, signum: int, global_step: int, checkpoint: Path) -> None:
+        self.signum, self.global_step, self.checkpoint = signum, global_step, Path(checkpoint)
+        self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        super().__init__(f"training interrupted ({self.signal_name}) at global step {global_step}: checkpoint saved "
+                         f"to {checkpoint}; continue with resume=True (--resume) and the same options")
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM only set ``signum``: the loop stops at the next step boundary, where the
+    state is consistent. A second signal raises ``KeyboardInterrupt`` at once (nothing saved). Signal handlers
+    can only be installed from the main thread; elsewhere this does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped at once, without saving")
+        self.signum = signum
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                try:
+                    self._old[sig] = signal.signal(sig, self._handle)
+                except (ValueError, OSError):
+                    pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self._old = {}
+
+
+def _notice(text: str) -> None:
+    """One line on stderr, past the progress bar (always shown: not only with progress)."""
+    tqdm.write(text, file=sys.stderr)
 
 
 def _describe(ds: Dataset) -> str:
@@ -86,13 +143,35 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ data
     def _build_data(self) -> None:
         c = self.config
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")  # show the "synthetic faces" warning on every run
+        data_options = {"val_fraction": c.val_fraction, "skip_corrupt": c.skip_corrupt,
+                        "utkface_subset": c.utkface_subset}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             train_faces = resolve_faces(c.data, split="train", size=c.image_size, n_synthetic=c.n_synthetic,
-                                        seed=c.seed)
+                                        seed=c.seed, **data_options)
             val_faces = resolve_faces(c.data, split="val", size=c.image_size,
                                       n_synthetic=min(c.n_synthetic, c.max_val_images or c.n_synthetic),
-                                      seed=c.seed)
+                                      seed=c.seed, **data_options)
+            files = getattr(train_faces, "files", None)
+            if files is not None and files == getattr(val_faces, "files", None):
+                warnings.warn(f"validating on the training images: {train_faces.root} has no split of its own and "
+                              "val_fraction=0, so the validation losses measure memorisation, not inpainting of "
+                              "unseen faces (val_fraction=0.1 holds out a seeded tenth)", stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # show the "synthetic faces" warning on every run, each text once
+            for w in {str(w.message): w for w in caught}.values():
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # Fields that change nothing with these data: a resume may differ in them (see ``load_state_dict``).
+        subset = isinstance(train_faces, UTKFace) and train_faces.missing_val > 0
+        self.unused_fields = set()
+        if not subset:
+            self.unused_fields.add("utkface_subset")
+            if not isinstance(train_faces, ImageFolderFaces):
+                self.unused_fields.add("val_fraction")
+        if isinstance(train_faces, ImageFolderFaces) and train_faces.files != val_faces.files:
+            self._log(f"{train_faces.root} has no split of its own: validating on {len(val_faces)} of its "
+                      f"{len(train_faces) + len(val_faces)} images, held out by facelib.data.folder_split "
+                      f"(val_fraction={c.val_fraction}); they never train")
         if c.max_train_images is not None and c.max_train_images < len(train_faces):
             train_faces = Subset(train_faces, range(c.max_train_images))
         if c.max_val_images is not None and c.max_val_images < len(val_faces):
@@ -118,19 +197,33 @@ class Trainer:
         self.last_good_step = self.state.global_step
         return path
 
-    def load_state_dict(self, ckpt: dict[str, Any]) -> None:
-        restore(ckpt, self.config, self.models, self.state, self.fast.device)
+    def load_state_dict(self, ckpt: dict[str, Any], source: str | Path | None = None) -> None:
+        restore(ckpt, self.config, self.models, self.state, self.fast.device, source=source,
+                ignore=getattr(self, "unused_fields", set()))
         self.last_good_step = self.state.global_step
+        # A resumed run keeps where its weights came from (init_from applies to a fresh run only).
+        saved_init = ckpt["config"].get("init_from")
+        if self.config.init_from != saved_init:
+            if self.config.init_from is not None:
+                _notice(f"init_from={self.config.init_from!r} ignored: a resumed run restores its own weights "
+                        f"(this one started from {saved_init!r})")
+            # In place: callers may steer the run through this very object (experiments/time_budget.py).
+            self.config.init_from = saved_init
 
     def _start(self) -> None:
         resume_from = prepare_out_dir(self.config)
         if resume_from is not None:
-            self.load_state_dict(load_checkpoint(resume_from, map_location=self.fast.device))
+            self.load_state_dict(load_checkpoint(resume_from, map_location=self.fast.device), source=resume_from)
             s = self.state
             self._log(f"resumed {resume_from}: epoch {s.epoch}, step {s.step_in_epoch} of the epoch, global step "
                       f"{s.global_step}")
-        elif self.config.resume:
-            self._log(f"resume=True but {self.checkpoint_path} does not exist: starting a new run")
+            return
+        if self.config.resume:
+            _notice(f"resume=True but {self.checkpoint_path} does not exist and {self.out_dir} holds no run: "
+                    "starting a new run")
+        if self.config.init_from is not None:
+            what = init_generator(self.config, self.generator)
+            _notice(f"generator initialised from {what}")
 
     # ------------------------------------------------------------------------------------------ logging
     def _log(self, text: str) -> None:
@@ -176,9 +269,26 @@ class Trainer:
                            s.epoch_time, adversarial=self.discriminator is not None)
 
     def run(self, figures: bool = True) -> dict[str, Any]:
-        """Train until ``epochs`` (or ``max_steps``); returns ``train()``'s result dict."""
-        c, s = self.config, self.state
+        """Train until ``epochs`` (or ``max_steps``); returns ``train()``'s result dict.
+
+        Raises:
+            RunLockedError: another run holds ``out_dir``.
+            TrainingInterrupted: Ctrl-C / SIGTERM; ``last.pt`` holds the step where it stopped.
+        """
+        with RunLock(self.out_dir), _StopSignals() as stop:
+            return self._run(figures, stop)
+
+    def _interrupted(self, stop: _StopSignals, interval: dict[str, Tensor], interval_start: int) -> TrainingInterrupted:
+        """Save ``last.pt`` at the current step (after the NaN check) and describe the stop."""
+        if interval:
+            self._check_finite(interval, interval_start)
+        if self.last_good_step != self.state.global_step:
+            self.save_checkpoint()
+        return TrainingInterrupted(int(stop.signum), self.state.global_step, self.checkpoint_path)
+
+    def _run(self, figures: bool, stop: _StopSignals) -> dict[str, Any]:
         self._start()
+        c, s = self.config, self.state
         self._log(f"training {c.model} on {_describe(self.train_faces)}; masks {c.mask_kind}; device "
                   f"{self.fast.device}, amp {self.fast.amp_dtype}, compile {self.fast.compile_mode}")
         stopped = "epochs"
@@ -222,6 +332,8 @@ class Trainer:
                         self.save_checkpoint()
                     if hit_max:
                         break
+                    if stop.signum is not None:
+                        raise self._interrupted(stop, interval, interval_start)
                 s.epoch_time += time.perf_counter() - t0
                 complete = s.step_in_epoch >= self.steps_per_epoch
                 row = self._row(self.validate(), complete)
@@ -231,6 +343,8 @@ class Trainer:
                     s.next_epoch(row)
                     self.save_checkpoint(epoch_file=c.save_epoch_checkpoints)
                     H.write_history(c, s.history)
+                    if stop.signum is not None and s.epoch < c.epochs:
+                        raise self._interrupted(stop, {}, s.global_step + 1)
                 else:  # stopped by max_steps inside the epoch: show the partial row, resume continues it
                     H.write_history(c, s.history + [row])
                     stopped = "max_steps"

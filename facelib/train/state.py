@@ -5,9 +5,15 @@ module and optimiser states, the position in the epoch, the running sums of the 
 RNG state, so a run killed at any point and resumed ends with bit-identical weights to an uninterrupted one.
 Keys: ``format, config, generator, discriminator, g_opt, d_opt, scaler, epoch, step_in_epoch, global_step,
 epoch_sums, epoch_steps, epoch_time, history, rng, torch_version``.
+
+A run holds its folder with :class:`RunLock` (``out_dir/.lock``, an ``flock`` the kernel drops when the process
+ends, even by ``kill -9``), so two runs never write the same ``last.pt``. A fresh run's generator may start from
+other weights (``init_from``: :func:`init_generator`).
 """
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +33,14 @@ from ..checkpoint import (
 from .build import Models, build_generator
 from .config import TrainConfig
 
-__all__ = ["FORMAT", "RESUMABLE_FIELDS", "RunState", "checkpoint_dict", "save_checkpoint", "restore",
-           "prepare_out_dir", "checkpoint_path", "load_generator"]
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs there are not locked
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FORMAT", "RESUMABLE_FIELDS", "RunState", "RunLock", "RunLockedError", "checkpoint_dict",
+           "save_checkpoint", "restore", "prepare_out_dir", "checkpoint_path", "epoch_checkpoints",
+           "init_generator", "load_generator"]
 
 #: The checkpoint format written here and required by ``facelib.checkpoint.load_checkpoint`` (one constant).
 FORMAT = CHECKPOINT_FORMAT
@@ -37,8 +49,73 @@ FORMAT = CHECKPOINT_FORMAT
 #: the run goes, not what it computes. Everything else must match (a clear error otherwise).
 RESUMABLE_FIELDS = frozenset(
     {"epochs", "max_steps", "resume", "overwrite", "checkpoint_every", "save_epoch_checkpoints", "log_every",
-     "num_workers", "device", "out_dir", "compile", "cuda_graphs"}
+     "num_workers", "device", "out_dir", "compile", "cuda_graphs",
+     # where a run resumes from, how it started (a resumed run restores its own weights), and skipping
+     # unreadable images (a run that met one stopped there, so resuming with the switch on continues it)
+     "resume_from", "init_from", "skip_corrupt"}
 )
+
+
+class RunLockedError(RuntimeError):
+    """Another live training run holds ``out_dir`` (its pid is in the message)."""
+
+
+class RunLock:
+    """Holds a run folder: an exclusive ``fcntl.flock`` on ``out_dir/.lock``, which holds the holder's pid.
+
+    The kernel releases the lock when the process ends in any way (``kill -9`` included), so a stale ``.lock``
+    file of a dead process never blocks the next run. The file itself stays (removing it would let two runs
+    lock two different files); it is emptied on release. Use as a context manager or ``acquire()/release()``.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / ".lock"
+        self._fd: int | None = None
+
+    def holder(self) -> str:
+        """The pid written in the lock file ("unknown" when there is none)."""
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return "unknown"
+        return text.split()[0] if text and text.split()[0].isdigit() else "unknown"
+
+    def acquire(self) -> RunLock:
+        if fcntl is None or self._fd is not None:
+            return self
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunLockedError(
+                f"{self.out_dir} is in use by another training run (pid {self.holder()}, lock {self.path}): wait "
+                "for it to finish or stop it (Ctrl-C saves its checkpoint), or choose another out_dir"
+            ) from None
+        except OSError:  # a filesystem without locks (some network mounts): run unlocked rather than not at all
+            os.close(fd)
+            return self
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @dataclass
@@ -97,18 +174,24 @@ def save_checkpoint(config: TrainConfig, models: Models, state: RunState, epoch_
 
 
 def restore(ckpt: dict[str, Any], config: TrainConfig, models: Models, state: RunState,
-            device: torch.device) -> None:
+            device: torch.device, *, source: str | Path | None = None, ignore: frozenset[str] | set[str] = frozenset()
+            ) -> None:
     """Load a checkpoint into ``models`` and ``state`` and restore the RNGs.
+
+    Args:
+        source: the checkpoint's path, for messages (default ``out_dir/checkpoints/last.pt``).
+        ignore: more fields that may differ because they change nothing in this run (e.g. ``val_fraction`` when
+            the data has a split of its own).
 
     Raises:
         CheckpointError: the checkpoint's config differs from ``config`` outside :data:`RESUMABLE_FIELDS`.
     """
     saved = TrainConfig.from_dict(ckpt["config"])
-    diff = saved.differences(config, ignore=RESUMABLE_FIELDS)
+    diff = saved.differences(config, ignore=RESUMABLE_FIELDS | set(ignore))
     if diff:
         lines = "; ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
         raise CheckpointError(
-            f"cannot resume {checkpoint_path(config.out_dir)}: the configuration differs ({lines}). Use the "
+            f"cannot resume {source or checkpoint_path(config.out_dir)}: the configuration differs ({lines}). Use the "
             f"checkpoint's values, or start a new run with another out_dir (or overwrite=True / --overwrite)"
         )
     models.generator.load_state_dict(ckpt["generator"])
@@ -125,25 +208,134 @@ def restore(ckpt: dict[str, Any], config: TrainConfig, models: Models, state: Ru
     restore_rng_state(ckpt["rng"])
 
 
+def epoch_checkpoints(out_dir: str | Path) -> list[Path]:
+    """``out_dir/checkpoints/epoch_{k}.pt`` files, by epoch."""
+    found = [(int(m.group(1)), p) for p in (Path(out_dir) / "checkpoints").glob("epoch_*.pt")
+             if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name))]
+    return [p for _, p in sorted(found)]
+
+
 def prepare_out_dir(config: TrainConfig) -> Path | None:
     """Make ``out_dir/checkpoints``; returns the checkpoint to resume from, or None for a fresh start.
 
+    - ``resume_from``: that checkpoint (it must exist). When ``out_dir`` holds another run's files (a checkpoint
+      or history and ``resume_from`` is not in ``out_dir/checkpoints``), ``overwrite`` is needed.
+    - ``resume``: ``out_dir/checkpoints/last.pt``; without it, a fresh start only when ``out_dir`` holds no run
+      (no history, no epoch checkpoints) or with ``overwrite`` (which deletes them).
+    - neither: a fresh start; ``overwrite`` is needed (and deletes the old files) when ``out_dir`` holds a run.
+
     Raises:
-        FileExistsError: ``out_dir`` holds a run and neither ``resume`` nor ``overwrite`` is set.
+        FileExistsError: the folder holds a run that this call would overwrite (one line naming the way out).
+        FileNotFoundError: ``resume_from`` does not exist.
     """
     out_dir, last = Path(config.out_dir), checkpoint_path(config.out_dir)
-    existing = [p for p in (last, out_dir / "history.json") if p.exists()]
-    if existing and not config.resume:
-        if not config.overwrite:
-            raise FileExistsError(
-                f"{out_dir} already holds a training run ({existing[0]}). Pass resume=True (--resume) to "
-                "continue it, overwrite=True (--overwrite) to start afresh there, or choose another out_dir"
-            )
+    histories = [p for p in (out_dir / "history.json", out_dir / "history.csv") if p.exists()]
+    epochs = epoch_checkpoints(out_dir)
+
+    def wipe() -> None:
         shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
-        for name in ("history.csv", "history.json"):
-            (out_dir / name).unlink(missing_ok=True)
+        for path in histories:
+            path.unlink(missing_ok=True)
+
+    if config.resume_from is not None:
+        source = Path(config.resume_from).expanduser()
+        if not source.is_file():
+            listed = ", ".join(str(p) for p in [*([last] if last.exists() else []), *epochs]) or "none"
+            raise FileNotFoundError(f"resume_from={config.resume_from!r}: no such checkpoint file (checkpoints in "
+                                    f"{out_dir}: {listed})")
+        ours = source.resolve().parent == (out_dir / "checkpoints").resolve()
+        if (last.exists() or histories) and not ours and not config.overwrite:
+            raise FileExistsError(
+                f"{out_dir} holds another run ({(last if last.exists() else histories[0])}) that resuming from "
+                f"{source} would overwrite: pass overwrite=True (--overwrite) to do that, or choose another out_dir"
+            )
+        (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        return source
+    if config.resume:
+        if last.exists():
+            return last
+        if histories or epochs:
+            if not config.overwrite:
+                hint = (f"resume from an epoch checkpoint with resume_from (--resume-from {epochs[-1]}; present: "
+                        f"{', '.join(p.name for p in epochs)})" if epochs else "there is no epoch checkpoint to "
+                        "resume from")
+                raise FileExistsError(
+                    f"cannot resume {out_dir}: {last} is missing but the folder holds a run "
+                    f"({', '.join(p.name for p in histories) or 'epoch checkpoints'}); {hint}, or pass "
+                    "overwrite=True (--overwrite) to start afresh (deletes its history and checkpoints)"
+                )
+            wipe()
+    else:
+        existing = [p for p in (last, *histories, *epochs) if p.exists()]
+        if existing:
+            if not config.overwrite:
+                raise FileExistsError(
+                    f"{out_dir} already holds a training run ({existing[0]}). Pass resume=True (--resume) to "
+                    "continue it, overwrite=True (--overwrite) to start afresh there, or choose another out_dir"
+                )
+            wipe()
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    return last if config.resume and last.exists() else None
+    return None
+
+
+def _architecture(model: str, image_size: int, options: dict[str, Any]) -> str:
+    return f"{model} {options} at {image_size}x{image_size}"
+
+
+def init_generator(config: TrainConfig, generator: nn.Module) -> str:
+    """Load ``config.init_from`` into ``generator`` (a fresh run, before the first optimiser step); returns a
+    one-line description of the source.
+
+    ``init_from`` is a weights name of ``facelib.pretrained.available_weights()`` (``FACELIB_WEIGHTS`` or the
+    repository's ``weights/``) or the path of a training checkpoint (its generator). Both must hold the same
+    architecture as the run (model and its options); only the generator is loaded.
+
+    Raises:
+        FileNotFoundError: neither a checkpoint file nor a known weights name (the message lists the names).
+        ValueError: another architecture.
+    """
+    from ..models import generator_options
+    from ..pretrained import available_weights, load_state_dict, resolve_weights_dir
+
+    src = str(config.init_from)
+    path = Path(src).expanduser()
+    ours = _architecture(config.model, config.image_size,
+                         generator_options(config.model, config.image_size, config.widths, config.num_residual))
+    if path.suffix in (".pt", ".pth", ".ckpt") or "/" in src or os.sep in src or path.is_file():
+        if not path.is_file():
+            raise FileNotFoundError(f"init_from={src!r}: no such checkpoint file (pass a training checkpoint such as "
+                                    "runs/g/checkpoints/last.pt, or a weights name)")
+        ckpt = load_checkpoint(path, map_location="cpu")
+        saved = TrainConfig.from_dict(ckpt["config"])
+        model = saved.model
+        theirs = _architecture(saved.model, saved.image_size,
+                               generator_options(saved.model, saved.image_size, saved.widths, saved.num_residual))
+        weights, what = ckpt["generator"], f"checkpoint {path} (global step {ckpt['global_step']})"
+    else:
+        folder = resolve_weights_dir()
+        available = available_weights(folder)
+        if src not in available:
+            raise FileNotFoundError(f"init_from={src!r} is neither a checkpoint file nor a weights name in {folder} "
+                                    f"(available: {', '.join(available) or 'none'})")
+        arch = available[src].get("architecture", {})
+        model = str(arch.get("name"))
+        theirs = _architecture(model, int(available[src].get("image_size", 0)), dict(arch.get("options", {})))
+        weights, what = load_state_dict(src, folder), f"weights {src!r} in {folder}"
+    mine = generator.state_dict()
+    problem = None
+    if model != config.model:
+        problem = f"model {model!r} vs {config.model!r}"
+    elif weights.keys() != mine.keys():
+        problem = f"parameters {sorted(set(weights) ^ set(mine))[:3]} in one only"
+    else:
+        shapes = [k for k in mine if tuple(weights[k].shape) != tuple(mine[k].shape)]
+        if shapes:
+            problem = f"{shapes[0]}: {tuple(weights[shapes[0]].shape)} vs {tuple(mine[shapes[0]].shape)}"
+    if problem:
+        raise ValueError(f"init_from={src!r} holds a {theirs} generator, which does not fit this run's {ours} "
+                         f"({problem}): use the same model, widths and num_residual")
+    generator.load_state_dict({k: v.to(mine[k].dtype) for k, v in weights.items()})
+    return what
 
 
 def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig]:
