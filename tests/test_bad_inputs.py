@@ -157,7 +157,9 @@ def test_utkface_evaluate_works_from_any_working_directory(tmp_path: Path, monke
         ckpt = root / "runs" / "utkface-cpu" / model / "checkpoints" / "last.pt"
         ckpt.parent.mkdir(parents=True)
         ckpt.write_bytes(b"stand-in")
-    monkeypatch.setattr(utk, "ROOT", root)
+    import experiments.utkface_setup as setup  # where run_dir and results_dir find the repository
+
+    monkeypatch.setattr(setup, "ROOT", root)
     for name in ("FACELIB_UTKFACE", "FACELIB_MASKS"):
         monkeypatch.setenv(name, str(tmp_path))
     seen: list[list[str]] = []
@@ -166,7 +168,7 @@ def test_utkface_evaluate_works_from_any_working_directory(tmp_path: Path, monke
         seen.append([a.split("=", 1)[1] for a in args if "checkpoints" in a])
         return 0 if all(Path(p).is_file() for p in seen[-1]) else 1  # resolved like the real one: from the cwd
 
-    monkeypatch.setattr(E, "main", fake_evaluate_main)
+    monkeypatch.setattr(utk, "evaluate_main", fake_evaluate_main)
     for cwd in (root, tmp_path / "elsewhere", REPO):
         cwd.mkdir(exist_ok=True)
         monkeypatch.chdir(cwd)
