@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from facelib.data import InpaintingDataset, SyntheticFaces  # noqa: E402
+from torch.utils.data import Dataset, Subset  # noqa: E402
+
+from facelib.data import InpaintingDataset, SyntheticFaces, resolve_faces  # noqa: E402
 from facelib.train import (  # noqa: E402
     DeviceSource,
     LoaderSource,
@@ -67,7 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     # The model, data and device options are TrainConfig's own (help, types, choices); the short names are
     # this script's historical spellings.
     add_config_options(p, ("device", "image_size", "batch_size", "widths", "num_residual", "vgg_weights", "masks",
-                           "seed", "num_workers"), defaults=BENCH_DEFAULTS, suppress=False,
+                           "mask_root", "seed", "num_workers"), defaults=BENCH_DEFAULTS, suppress=False,
                        aliases={"image_size": ["--size"], "batch_size": ["--batch"], "num_workers": ["--workers"]})
     p.add_argument("--steps", type=int, default=50, help="timed steps per row")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 10 on CUDA, 1 on CPU; "
@@ -77,8 +79,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="dense bf16 peak of the device for the FLOP-based limit (H100 SXM: 989)")
     p.add_argument("--cpu-compile", action="store_true", help="also run the torch.compile rows on CPU (slow)")
     p.add_argument("--no-loader-row", action="store_true", help="skip the CPU DataLoader reference row")
-    p.add_argument("--faces", type=int, default=None, help="synthetic faces in the data-path rows "
-                   "(default: enough for warm-up + steps)")
+    p.add_argument("--faces", type=int, default=None, help="faces in the data-path rows (default: enough for "
+                   "warm-up + steps)")
+    p.add_argument("--real-data", default=None, metavar="FOLDER",
+                   help="real faces for the data-path rows (e.g. the UTKFace folder: its training split, decoded from "
+                        "disk); with --mask-root the masks include the NVIDIA bank. Default: synthetic faces")
     p.add_argument("--compare-loss", type=int, default=0, metavar="N",
                    help="instead of the table: train fp32 and the fast path N steps from the same init and data "
                         "and report the max relative difference of the smoothed losses")
@@ -108,6 +113,15 @@ def fast_overrides(device: torch.device, compile_ok: bool) -> dict:
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def data_faces(config: TrainConfig, n: int, real_data: str | None) -> Dataset:
+    """The first ``n`` faces of the data-path rows: real training faces from ``real_data`` (JPEGs decoded from
+    disk on every read) or seeded synthetic faces."""
+    if real_data is None:
+        return SyntheticFaces(n=n, size=config.image_size, seed=config.seed)
+    faces = resolve_faces(real_data, split="train", size=config.image_size)
+    return Subset(faces, range(min(n, len(faces))))
 
 
 def make_batches(config: TrainConfig, n_batches: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -186,6 +200,9 @@ def header(device: torch.device, args: argparse.Namespace, params: int) -> None:
           f"{params:,} parameters; L1 + {TrainConfig().perceptual_weight:g} x VGG19 perceptual "
           f"({args.vgg_weights or 'none'} weights); {args.image_size}x{args.image_size}, batch {args.batch_size}; "
           f"median of {args.steps} steps")
+    data = (f"{args.real_data} (training split, images decoded from disk)" if args.real_data else "synthetic faces")
+    print(f"data-path rows: {data}; masks {args.masks}" + (f" + NVIDIA bank {args.mask_root}" if args.mask_root
+                                                               else ""))
 
 
 def run_table(args: argparse.Namespace) -> int:
@@ -217,8 +234,8 @@ def run_table(args: argparse.Namespace) -> int:
             data_iter = None
             if cfg.gpu_cache:
                 n = args.faces or max(4, warmup + extra + args.steps + 1) * cfg.batch_size
-                faces = SyntheticFaces(n=n, size=cfg.image_size, seed=cfg.seed)
-                source = DeviceSource(faces, build_masks(cfg), cfg, device, progress=False)
+                source = DeviceSource(data_faces(cfg, n, args.real_data), build_masks(cfg), cfg, device,
+                                      progress=False)
                 data_iter = endless(source)
             rows.append((label, time_row(trainer, batches, args.steps, warmup + extra, data_iter)))
         except Exception as exc:  # e.g. compile unavailable: report, keep going without this switch
@@ -236,7 +253,7 @@ def run_table(args: argparse.Namespace) -> int:
             lcfg = replace(cfg, gpu_cache=False, num_workers=workers)
             trainer = Trainer(lcfg, progress=False, build_data=False)
             n = args.faces or max(4, warmup + 3 + args.steps + 1) * lcfg.batch_size
-            faces = SyntheticFaces(n=n, size=lcfg.image_size, seed=lcfg.seed)
+            faces = data_faces(lcfg, n, args.real_data)
             source = LoaderSource(InpaintingDataset(faces, build_masks(lcfg), seed=lcfg.seed), lcfg,
                                   pin_memory=device.type == "cuda")
             extra = 3 if lcfg.compile or lcfg.cuda_graphs else 0
