@@ -44,6 +44,7 @@ __all__ = [
     "add_caption",
     "save_figure",
     "FeatureExplorer",
+    "LiveLossPlot",
 ]
 
 #: Row names of an inpainting grid, top to bottom.
@@ -643,3 +644,63 @@ class FeatureExplorer:
                                    masked=masked_w)
 
     _show = show  # the callback's earlier name
+
+
+# ----------------------------------------------------------------------------------------- live plot
+class LiveLossPlot:
+    """Loss curves that redraw in place while a hand-written loop trains.
+
+    ``update(step, losses)`` records the values (tensors or numbers) and, every ``every`` steps, redraws one
+    figure through an IPython display handle (``display(fig, display_id=True)``, then ``handle.update(fig)``),
+    so Jupyter shows one plot that changes, and papermill / nbval record its last state. ``close()`` draws
+    the final state, closes the figure (so the inline backend does not show it twice) and returns it.
+
+    Args:
+        keys: the loss names to plot, one panel each (e.g. ``("pixel", "perceptual")``).
+        every: redraw every N steps. title: the figure's title.
+    """
+
+    def __init__(self, keys: Sequence[str], every: int = 10, title: str | None = None) -> None:
+        if not keys:
+            raise ValueError("LiveLossPlot needs at least one loss name")
+        self.keys, self.every = tuple(keys), max(1, int(every))
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {k: [] for k in self.keys}
+        self.fig, axes = plt.subplots(1, len(self.keys), figsize=(3.6 * len(self.keys), 2.6), squeeze=False)
+        self.axes = list(axes[0])
+        self.lines = {}
+        for ax, key in zip(self.axes, self.keys):
+            self.lines[key], = ax.plot([], [], lw=1)
+            ax.set(title=key, xlabel="step")
+            ax.grid(alpha=0.3)
+        if title:
+            self.fig.suptitle(title, fontsize=9)
+        self.fig.tight_layout()
+        self._handle: Any = None
+
+    def update(self, step: int, losses: Mapping[str, Any]) -> None:
+        """Record ``losses[key]`` for every plotted key at ``step``; redraw every ``every`` steps."""
+        self.steps.append(int(step))
+        for key in self.keys:
+            self.values[key].append(float(losses[key]))
+        if len(self.steps) % self.every == 0:
+            self.draw()
+
+    def draw(self) -> None:
+        from IPython.display import display  # IPython comes with Jupyter; imported here so scripts need not have it
+
+        for ax, key in zip(self.axes, self.keys):
+            self.lines[key].set_data(self.steps, self.values[key])
+            ax.relim()
+            ax.autoscale_view()
+        if self._handle is None:
+            self._handle = display(self.fig, display_id=True)
+        else:
+            self._handle.update(self.fig)
+
+    def close(self) -> Figure:
+        """Draw the last state, close the figure and return it (e.g. to save it)."""
+        if self.steps:
+            self.draw()
+        plt.close(self.fig)
+        return self.fig

@@ -396,3 +396,20 @@ def test_context_encoder_supported_kinds_check_size_and_hole():
         ce.supported_mask_kinds(64)
     with pytest.raises(ValueError, match="hole_size/overlap"):
         ContextEncoder(image_size=32, base=8, bottleneck_channels=32, overlap=2).supported_mask_kinds(32)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+def test_patch_discriminator_receptive_field_and_grid(size):
+    """70x70 receptive field and jump 8 for the default stack, at every size; the grid matches forward()."""
+    d = PatchDiscriminator(base=4)
+    assert d.receptive_field() == (70, 8)
+    assert d.output_size(size) == size // 8 - 2 == d(torch.zeros(1, 3, size, size)).shape[-1]
+    # Measured: the centre logit's gradient reaches exactly a 70-pixel-wide square of a 256x256 input.
+    if size == 256:
+        d2 = PatchDiscriminator(base=4, norm="none")
+        x = torch.randn(1, 3, size, size, requires_grad=True)
+        out = d2(x)
+        out[0, 0, out.shape[-2] // 2, out.shape[-1] // 2].backward()
+        cols = (x.grad.abs().sum((0, 1, 2)) > 0).nonzero().flatten()
+        assert int(cols.max() - cols.min() + 1) == 70
+    assert PatchDiscriminator(base=4, num_layers=2).receptive_field() == (34, 4)

@@ -229,3 +229,24 @@ def test_show_displays_one_figure(explorer, monkeypatch):
     assert len(shown) == 1 and isinstance(shown[0], Figure)
     assert "channel 511" in shown[0].axes[1].get_title()
     assert not plt.get_fignums()  # closed after display: shown exactly once
+
+
+def test_live_loss_plot_records_and_redraws(monkeypatch):
+    import IPython.display
+
+    shown = []
+
+    class Handle:
+        def update(self, fig):
+            shown.append("update")
+
+    monkeypatch.setattr(IPython.display, "display", lambda fig, display_id=None: shown.append("display") or Handle())
+    live = viz.LiveLossPlot(["pixel", "perceptual"], every=2, title="t")
+    for step in range(1, 6):
+        live.update(step, {"pixel": torch.tensor(1.0 / step), "perceptual": 2.0, "other": 0})
+    assert live.steps == [1, 2, 3, 4, 5] and live.values["pixel"][0] == 1.0
+    assert shown == ["display", "update"]
+    fig = live.close()
+    assert shown[-1] == "update" and len(fig.axes) == 2
+    with pytest.raises(ValueError):
+        viz.LiveLossPlot([])

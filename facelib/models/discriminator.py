@@ -7,7 +7,10 @@ an inpainted hole most often gets wrong, and works at any input size.
 
 Layers for ``num_layers=3``: conv4x4/2 (base) - conv4x4/2 (2 base) - conv4x4/2 (4 base) - conv4x4/1 (8 base)
 - conv4x4/1 (1), LeakyReLU 0.2 in between, normalisation on all but the first and last layers.
-Output size: a 64x64 input gives a 6x6 grid, 128x128 gives 14x14, 256x256 gives 30x30.
+Output size: a 64x64 input gives a 6x6 grid, 128x128 gives 14x14, 256x256 gives 30x30
+(``output_size``). The receptive field (``receptive_field``) depends on the layer stack only: 70 pixels for
+``num_layers=3`` at every input size, so at 64x64 each logit sees more than the whole image (the border part
+is zero padding) and the grid's logits overlap almost entirely; the patch character only appears at 128+.
 Default size (``in_channels=3, base=64, num_layers=3``): 2,765,633 parameters (batch norm).
 """
 from __future__ import annotations
@@ -92,3 +95,25 @@ class PatchDiscriminator(nn.Module):
                 f"use at least {minimum}x{minimum} or fewer layers"
             )
         return self.net(x)
+
+    def _convs(self) -> list[nn.Conv2d]:
+        return [m for m in self.net.modules() if isinstance(m, nn.Conv2d)]
+
+    def receptive_field(self) -> tuple[int, int]:
+        """``(size, jump)``: the side of the input square one logit depends on, and the input-pixel distance
+        between neighbouring logits, from the convolutions' kernels and strides (padding does not change it).
+
+        Walking from the logit back to the input, each layer ``(k, s)`` grows the field by ``(k - 1) * jump``
+        and multiplies the jump by ``s``. Default stack: 70 and 8 (pix2pix's 70x70 PatchGAN).
+        """
+        size, jump = 1, 1
+        for conv in self._convs():
+            size += (conv.kernel_size[0] - 1) * jump
+            jump *= conv.stride[0]
+        return size, jump
+
+    def output_size(self, size: int) -> int:
+        """Side of the logit grid for a ``size x size`` input (the convolutions' size arithmetic)."""
+        for conv in self._convs():
+            size = (size + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
+        return size
