@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from . import metrics as M
 from .baselines import OPENCV_METHODS, OpenCVInpainter

@@ -2,8 +2,9 @@
 
 Every notebook: a title with learning goals, one ``parameters`` cell with the common parameters (papermill's
 convention), stripped outputs, valid code, imports only at the top (one setup cell, from facelib's public
-modules), exercises closed by a collapsed solution cell, no class defined in a notebook. The training
-notebooks 06-08 name their parameters after ``TrainConfig`` fields.
+modules) followed by ``check_parameters()``, exercises closed by solutions that Run All does not run (collapsed
+markdown cells tagged ``solution``, each one fenced Python block that parses), no class defined in a notebook.
+The training notebooks 06-08 name their parameters after ``TrainConfig`` fields.
 """
 from __future__ import annotations
 
@@ -67,9 +68,42 @@ def test_notebook_structure(path):
     exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
     assert exercises, f"{path.name} has no '## Exercises' section"
     tail = nb.cells[exercises[-1]:]
-    assert any(c.cell_type == "code" and _hidden(c) for c in tail), \
-        f"{path.name}: the solutions belong in a collapsed (source_hidden) cell after the exercises"
     assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
+
+
+#: Notebooks being rewritten on another branch (nb67) to the conventions below; empty this set once it is merged.
+PENDING_NB67 = {"06_training", "07_gan_comparison"}
+NEW_CONVENTION = [
+    pytest.param(p, marks=pytest.mark.xfail(reason="rewritten on branch nb67 to this convention", strict=False))
+    if p.stem in PENDING_NB67 else p
+    for p in NOTEBOOKS
+]
+
+
+@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+def test_setup_cell_checks_papermill_parameters(path):
+    """The first code cell after the parameters calls check_parameters(): plain papermill stops on a bad -p."""
+    code = [c for c in _load(path).cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    assert "\ncheck_parameters()" in code[0].source, \
+        f"{path.name}: the setup cell calls facelib.series.check_parameters() after its imports"
+
+
+@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+def test_solutions_are_collapsed_markdown_that_run_all_skips(path):
+    """Run All runs no solution: each is a collapsed markdown cell tagged `solution` with one ```python block
+    that parses; `facelib.series prepare` (the tests) turns them into code cells and runs them."""
+    nb = _load(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not _hidden(cell) and not series.is_solution(cell), \
+                f"{path.name}: a solution in a code cell runs on Run All: {cell.source[:80]!r}"
+    solutions = [c for c in nb.cells if series.is_solution(c)]
+    exercises = max(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    assert solutions, f"{path.name}: no solution cell (markdown tagged 'solution')"
+    for cell in solutions:
+        assert nb.cells.index(cell) > exercises, f"{path.name}: solutions come after the exercises"
+        assert _hidden(cell), f"{path.name}: a solution cell is collapsed (metadata.jupyter.source_hidden)"
+        ast.parse(series.solution_code(cell))  # one ```python block, valid Python
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
