@@ -83,7 +83,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "00_overview": {"image_size": 64, "n_images": 8},
     "01_data_and_masks": {"image_size": 64, "n_images": 16},
     "02_encoder": {"image_size": 64, "n_images": 4},
-    "03_residual_blocks": {"image_size": 32, "n_images": 4, "depth": 12, "rf_blocks": 4},
+    "03_residual_blocks": {"image_size": 32, "n_images": 4, "depth": 12, "rf_blocks": 4, "train_steps": 5},
     "04_decoder": {"image_size": 64, "n_images": 4},
     "05_vgg_features": {"image_size": 64, "n_images": 4},
     "06_training": {**SMALL_TRAINING, "max_steps": 20, "n_show": 4},
