@@ -152,3 +152,64 @@ def test_training_parameters_use_the_config_field_names(name):
     assert {"image_size", "widths", "epochs", "batch_size", "lr", "max_steps"} <= set(options)
     options.pop("out_dir", None)
     TrainConfig(**{**options, "data": "synthetic"})  # raises ValueError naming a bad field
+
+
+# ---------------------------------------------------------------------------- prose that matches outputs
+#: The rule, checked on 06-10 after executing each notebook with the small sizes: a markdown cell may quote a
+#: decimal number (``0.7``) or a percentage (``62%``) only if an output of the executed notebook shows that same
+#: number. Measured values are printed by the cells (worded from the numbers), never typed into prose. Not
+#: checked: integers (sizes, counts, years, layer numbers), `code`, $math$, fenced blocks, bin labels (40-50%),
+#: references to a paper's sections, tables and figures ("section 3.1").
+PROSE_RULE_NOTEBOOKS = ["06_training", "07_gan_comparison", "08_context_encoder_comparison", "09_evaluation",
+                        "10_paint_a_hole"]
+_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.\-])\d+%")
+_NOT_PROSE = re.compile(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\d+\s*-\s*\d+%"
+                        r"|(?i:section|table|figure|fig\.)\s*\d+(?:\.\d+)*", re.S)
+
+
+def prose_numbers(markdown: str) -> set[str]:
+    """The decimals and percentages of a markdown cell's prose."""
+    return set(_NUMBER.findall(_NOT_PROSE.sub(" ", markdown)))
+
+
+def output_numbers(nb: nbformat.NotebookNode) -> set[str]:
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", ""))
+            texts += [v for k, v in out.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+            texts += out.get("traceback", [])
+    return set(_NUMBER.findall("\n".join(texts)))
+
+
+def test_prose_numbers_rule():
+    assert prose_numbers("ahead by 0.7 dB on 40-50% holes, 62% of the sum, `x = 0.5`, $0.999$, section 3.1") \
+        == {"0.7", "62%"}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="share 62% and 0.70 dB\n")]
+    assert output_numbers(nb) == {"62%", "0.70"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason="rewritten on branch nb67", strict=False)) if n in PENDING_NB67
+    else n for n in PROSE_RULE_NOTEBOOKS])
+def test_markdown_numbers_come_from_outputs(name, tmp_path):
+    """Execute the notebook small (08-09 on the pretrained path, with a folder of small random weights) and
+    check that every number its markdown quotes is shown by an output."""
+    from paint_weights import write_small_weights
+
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    extra = {}
+    if "weights_dir" in series.notebook_parameters(path) and name != "10_paint_a_hole":
+        size = series.parameters_for(path, small=True)["image_size"]
+        extra["weights_dir"] = str(write_small_weights(tmp_path / "weights", size=size))
+    series.run(tmp_path / "out", small=True, data="synthetic", only=[name[:2]], extra=extra, log=False)
+    executed = nbformat.read(tmp_path / "out" / path.name, as_version=4)
+    shown = output_numbers(executed)
+    if extra:
+        assert "(pretrained)" in "".join(str(c.get("outputs")) for c in executed.cells), "the pretrained path ran"
+    for cell in executed.cells:
+        if cell.cell_type == "markdown" and not series.is_solution(cell):
+            missing = prose_numbers(cell.source) - shown
+            assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
