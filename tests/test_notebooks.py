@@ -213,3 +213,16 @@ def test_markdown_numbers_come_from_outputs(name, tmp_path):
         if cell.cell_type == "markdown" and not series.is_solution(cell):
             missing = prose_numbers(cell.source) - shown
             assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
+
+
+def test_compare_sentence_wording_follows_sign_and_overlap():
+    from facelib.evaluate import compare_sentence
+
+    a, b = {"mean": 20.7, "ci_lo": 20.2, "ci_hi": 21.2}, {"mean": 20.0, "ci_lo": 19.4, "ci_hi": 20.5}
+    assert compare_sentence("gated", a, "OpenCV ns", b, "irregular 40-50%") == (
+        "irregular 40-50%: gated is ahead of OpenCV ns by 0.70 dB (the 95% intervals overlap: this test set "
+        "does not separate them)")
+    far = {"mean": 18.0, "ci_lo": 17.5, "ci_hi": 18.5}
+    assert compare_sentence("gated", far, "OpenCV ns", a, "x").startswith("x: OpenCV ns is ahead of gated by 2.70 dB")
+    assert compare_sentence("gated", far, "OpenCV ns", a, "x").endswith("(the 95% intervals do not overlap)")
+    assert "gated is ahead" in compare_sentence("gated", far, "ns", a, "x", unit="", higher_is_better=False)
