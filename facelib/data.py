@@ -32,7 +32,8 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
+
+from .progress import in_kernel, tqdm
 
 from facelib.download import (  # re-exported: the downloader belongs to the data API
     CELEBA_HQ_URL,
@@ -46,6 +47,7 @@ __all__ = [
     "GENDERS",
     "IMAGE_EXTENSIONS",
     "REPO_DATA_DIR",
+    "SyntheticFacesWarning",
     "UTKFACE_URL",
     "UTKFACE_VAL_LIST",
     "CelebAHQ",
@@ -840,13 +842,30 @@ def resolve_faces(
         if layout in ("celeba_hq", "utkface"):
             return _open(candidate, layout, split, size, "data folder", val_fraction, skip_corrupt, utkface_subset)
 
-    warnings.warn(
-        f"No face dataset configured: using {n_synthetic} {SyntheticFaces.LABEL}. For real faces pass a folder "
+    _warn_synthetic(
+        f"No face dataset configured: using {SyntheticFaces.LABEL}. For real faces pass a folder "
         f"(data=...), set FACELIB_DATA=/path/to/faces, or put celeba_hq/ (facelib.data.download_celeba_hq) or "
-        f"UTKFace/ ({UTKFACE_URL}) in {repo}.",
-        stacklevel=2,
+        f"UTKFace/ ({UTKFACE_URL}) in {repo}."
     )
     return SyntheticFaces(n=n_synthetic, size=size, seed=seed, split=split)
+
+
+class SyntheticFacesWarning(UserWarning):
+    """No face dataset was configured, so the synthetic cartoon faces are used."""
+
+
+_synthetic_warned = False
+
+
+def _warn_synthetic(message: str) -> None:
+    """The synthetic-faces warning: once per Jupyter kernel (a notebook resolves faces many times, and one
+    warning per notebook is enough), on every call elsewhere (a script or a training run warns each time)."""
+    global _synthetic_warned
+    if in_kernel():
+        if _synthetic_warned:
+            return
+        _synthetic_warned = True
+    warnings.warn(message, SyntheticFacesWarning, stacklevel=3)
 
 
 def describe_dataset(ds: Dataset) -> str:

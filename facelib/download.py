@@ -34,7 +34,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 __all__ = ["CELEBA_HQ_URL", "ChecksumError", "DownloadError", "download_celeba_hq", "sha256_of", "main"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 __all__ = [
     "FastPath",

@@ -2,8 +2,9 @@
 
 Every notebook: a title with learning goals, one ``parameters`` cell with the common parameters (papermill's
 convention), stripped outputs, valid code, imports only at the top (one setup cell, from facelib's public
-modules), exercises closed by a collapsed solution cell, no class defined in a notebook. The training
-notebooks 06-08 name their parameters after ``TrainConfig`` fields.
+modules) followed by ``check_parameters()``, exercises closed by solutions that Run All does not run (collapsed
+markdown cells tagged ``solution``, each one fenced Python block that parses), no class defined in a notebook.
+The training notebooks 06-08 name their parameters after ``TrainConfig`` fields.
 """
 from __future__ import annotations
 
@@ -67,9 +68,42 @@ def test_notebook_structure(path):
     exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
     assert exercises, f"{path.name} has no '## Exercises' section"
     tail = nb.cells[exercises[-1]:]
-    assert any(c.cell_type == "code" and _hidden(c) for c in tail), \
-        f"{path.name}: the solutions belong in a collapsed (source_hidden) cell after the exercises"
     assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
+
+
+#: Notebooks being rewritten on another branch (nb67) to the conventions below; empty this set once it is merged.
+PENDING_NB67 = {"06_training", "07_gan_comparison"}
+NEW_CONVENTION = [
+    pytest.param(p, marks=pytest.mark.xfail(reason="rewritten on branch nb67 to this convention", strict=False))
+    if p.stem in PENDING_NB67 else p
+    for p in NOTEBOOKS
+]
+
+
+@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+def test_setup_cell_checks_papermill_parameters(path):
+    """The first code cell after the parameters calls check_parameters(): plain papermill stops on a bad -p."""
+    code = [c for c in _load(path).cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    assert "\ncheck_parameters()" in code[0].source, \
+        f"{path.name}: the setup cell calls facelib.series.check_parameters() after its imports"
+
+
+@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+def test_solutions_are_collapsed_markdown_that_run_all_skips(path):
+    """Run All runs no solution: each is a collapsed markdown cell tagged `solution` with one ```python block
+    that parses; `facelib.series prepare` (the tests) turns them into code cells and runs them."""
+    nb = _load(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not _hidden(cell) and not series.is_solution(cell), \
+                f"{path.name}: a solution in a code cell runs on Run All: {cell.source[:80]!r}"
+    solutions = [c for c in nb.cells if series.is_solution(c)]
+    exercises = max(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    assert solutions, f"{path.name}: no solution cell (markdown tagged 'solution')"
+    for cell in solutions:
+        assert nb.cells.index(cell) > exercises, f"{path.name}: solutions come after the exercises"
+        assert _hidden(cell), f"{path.name}: a solution cell is collapsed (metadata.jupyter.source_hidden)"
+        ast.parse(series.solution_code(cell))  # one ```python block, valid Python
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -118,3 +152,77 @@ def test_training_parameters_use_the_config_field_names(name):
     assert {"image_size", "widths", "epochs", "batch_size", "lr", "max_steps"} <= set(options)
     options.pop("out_dir", None)
     TrainConfig(**{**options, "data": "synthetic"})  # raises ValueError naming a bad field
+
+
+# ---------------------------------------------------------------------------- prose that matches outputs
+#: The rule, checked on 06-10 after executing each notebook with the small sizes: a markdown cell may quote a
+#: decimal number (``0.7``) or a percentage (``62%``) only if an output of the executed notebook shows that same
+#: number. Measured values are printed by the cells (worded from the numbers), never typed into prose. Not
+#: checked: integers (sizes, counts, years, layer numbers), `code`, $math$, fenced blocks, bin labels (40-50%),
+#: references to a paper's sections, tables and figures ("section 3.1").
+PROSE_RULE_NOTEBOOKS = ["06_training", "07_gan_comparison", "08_context_encoder_comparison", "09_evaluation",
+                        "10_paint_a_hole"]
+_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.\-])\d+%")
+_NOT_PROSE = re.compile(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\d+\s*-\s*\d+%"
+                        r"|(?i:section|table|figure|fig\.)\s*\d+(?:\.\d+)*", re.S)
+
+
+def prose_numbers(markdown: str) -> set[str]:
+    """The decimals and percentages of a markdown cell's prose."""
+    return set(_NUMBER.findall(_NOT_PROSE.sub(" ", markdown)))
+
+
+def output_numbers(nb: nbformat.NotebookNode) -> set[str]:
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", ""))
+            texts += [v for k, v in out.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+            texts += out.get("traceback", [])
+    return set(_NUMBER.findall("\n".join(texts)))
+
+
+def test_prose_numbers_rule():
+    assert prose_numbers("ahead by 0.7 dB on 40-50% holes, 62% of the sum, `x = 0.5`, $0.999$, section 3.1") \
+        == {"0.7", "62%"}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="share 62% and 0.70 dB\n")]
+    assert output_numbers(nb) == {"62%", "0.70"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason="rewritten on branch nb67", strict=False)) if n in PENDING_NB67
+    else n for n in PROSE_RULE_NOTEBOOKS])
+def test_markdown_numbers_come_from_outputs(name, tmp_path):
+    """Execute the notebook small (08-09 on the pretrained path, with a folder of small random weights) and
+    check that every number its markdown quotes is shown by an output."""
+    from paint_weights import write_small_weights
+
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    extra = {}
+    if "weights_dir" in series.notebook_parameters(path) and name != "10_paint_a_hole":
+        size = series.parameters_for(path, small=True)["image_size"]
+        extra["weights_dir"] = str(write_small_weights(tmp_path / "weights", size=size))
+    series.run(tmp_path / "out", small=True, data="synthetic", only=[name[:2]], extra=extra, log=False)
+    executed = nbformat.read(tmp_path / "out" / path.name, as_version=4)
+    shown = output_numbers(executed)
+    if extra:
+        assert "(pretrained)" in "".join(str(c.get("outputs")) for c in executed.cells), "the pretrained path ran"
+    for cell in executed.cells:
+        if cell.cell_type == "markdown" and not series.is_solution(cell):
+            missing = prose_numbers(cell.source) - shown
+            assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
+
+
+def test_compare_sentence_wording_follows_sign_and_overlap():
+    from facelib.evaluate import compare_sentence
+
+    a, b = {"mean": 20.7, "ci_lo": 20.2, "ci_hi": 21.2}, {"mean": 20.0, "ci_lo": 19.4, "ci_hi": 20.5}
+    assert compare_sentence("gated", a, "OpenCV ns", b, "irregular 40-50%") == (
+        "irregular 40-50%: gated is ahead of OpenCV ns by 0.70 dB (the 95% intervals overlap: this test set "
+        "does not separate them)")
+    far = {"mean": 18.0, "ci_lo": 17.5, "ci_hi": 18.5}
+    assert compare_sentence("gated", far, "OpenCV ns", a, "x").startswith("x: OpenCV ns is ahead of gated by 2.70 dB")
+    assert compare_sentence("gated", far, "OpenCV ns", a, "x").endswith("(the 95% intervals do not overlap)")
+    assert "gated is ahead" in compare_sentence("gated", far, "ns", a, "x", unit="", higher_is_better=False)

@@ -148,3 +148,115 @@ def test_tuples_are_injected_as_lists():
     """papermill would write a tuple as a string literal; the injected widths must stay a list of ints."""
     path = series.repo_root() / "notebooks" / "06_training.ipynb"
     assert series.parameters_for(path, small=True)["widths"] == [16, 32, 64]
+
+
+# ------------------------------------------------------------------------------------ solutions convention
+def _solution_cell(text: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata = {"tags": ["solution"], "jupyter": {"source_hidden": True}}
+    return cell
+
+
+def test_solution_code_reads_one_fenced_block():
+    cell = _solution_cell("**Solution**\n\nSome words.\n\n```python\nx = 1\nprint(x)\n```\n\nMore words.")
+    assert series.solution_code(cell) == "x = 1\nprint(x)"
+    with pytest.raises(ValueError, match=r"starting with \*\*Solution\*\*"):
+        series.solution_code(_solution_cell("```python\nx = 1\n```"))
+    with pytest.raises(ValueError, match="exactly one"):
+        series.solution_code(_solution_cell("**Solution**\n\n```python\nx = 1\n```\n```python\ny = 2\n```"))
+    with pytest.raises(ValueError, match="exactly one"):
+        series.solution_code(_solution_cell("**Solution**\n\nno code"))
+
+
+def test_prepare_turns_solutions_into_code_and_run_leaves_them(tmp_path):
+    """prepare (the test path) executes the solutions; the notebooks themselves (run, Run All) hold them as
+    markdown, which Jupyter never runs."""
+    for path in series.prepare(tmp_path / "nbval", small=True, only=["00", "05"]):
+        nb = nbformat.read(path, as_version=4)
+        original = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        expected = [series.solution_code(c) for c in original.cells if series.is_solution(c)]
+        solutions = [c for c in nb.cells if series.is_solution(c)]
+        assert expected and [c.source for c in solutions] == expected
+        assert all(c.cell_type == "code" and c.metadata["jupyter"]["source_hidden"] for c in solutions)
+    nb = nbformat.v4.new_notebook(cells=[_solution_cell("**Solution**\n\n```python\nprint(1)\n```")])
+    series.solutions_to_code(nb)
+    assert nb.cells[0].cell_type == "code" and nb.cells[0].source == "print(1)"
+
+
+# ------------------------------------------------------------------- plain papermill: check_parameters()
+PARAMS_CELL = "data = None\nimage_size = 64\nlr = 0.1\nname = 'x'\nmax_steps = 200\nwidths = [1, 2]"
+
+
+def test_check_parameters_reads_the_injected_cell_from_the_history():
+    ok = ["", PARAMS_CELL, "# Parameters\nimage_size = 32\nlr = 1\nmax_steps = None\ndata = \"/x\"\nwidths = [3]\n"]
+    series.check_parameters(ok)
+    series.check_parameters(["", PARAMS_CELL, "print(1)"])  # interactive: no injected cell, nothing to check
+    series.check_parameters([])
+    with pytest.raises(series.ParameterError, match=r"^unknown parameter 'imagesize': did you mean 'image_size'\?"):
+        series.check_parameters(["", PARAMS_CELL, "# Parameters\nimagesize = 32\n"])
+    with pytest.raises(series.ParameterError, match=r"^unknown parameter 'zzz': The parameters are data, image_size"):
+        series.check_parameters(["", PARAMS_CELL, "# Parameters\nzzz = 32\n"])
+    with pytest.raises(series.ParameterError, match=r"'image_size' must be of type int like its default 64, got 'abc'"):
+        series.check_parameters(["", PARAMS_CELL, "# Parameters\nimage_size = \"abc\"\n"])
+    # the exception renders as its one line in Jupyter (no traceback)
+    try:
+        series.check_parameters(["", PARAMS_CELL, "# Parameters\nepoch = 10\n"])
+    except series.ParameterError as err:
+        assert err._render_traceback_() == [f"ParameterError: {err}"]
+
+
+def _papermill_error(notebook: Path, tmp_path: Path, **parameters) -> str:
+    """Run plain papermill (its Python API, as its CLI does) and return the error summary it raises."""
+    papermill = pytest.importorskip("papermill")
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as info:
+        papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), parameters=parameters,
+                                   kernel_name="python3", cwd=str(notebook.parent), progress_bar=False,
+                                   log_output=False)
+    return str(info.value)
+
+
+def _summary_first_line(message: str) -> str:
+    lines = [line for line in message.splitlines() if line.strip() and not set(line) <= {"-"}]
+    assert lines[0].startswith("Exception encountered at")
+    return lines[1]
+
+
+@pytest.mark.slow
+def test_plain_papermill_stops_on_a_misspelt_or_mistyped_parameter(tmp_path):
+    """A tiny notebook: papermill would warn and run with the defaults; check_parameters() stops it, and the
+    first line of papermill's error summary is the clear one."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(PARAMS_CELL, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from facelib.series import check_parameters\n\ncheck_parameters()"),
+        nbformat.v4.new_code_cell("open('ran', 'w').write(str(image_size))"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    first = _summary_first_line(_papermill_error(path, tmp_path, imagesize=32))
+    assert first.startswith("ParameterError: unknown parameter 'imagesize': did you mean 'image_size'?")
+    first = _summary_first_line(_papermill_error(path, tmp_path, image_size="abc"))
+    assert first == "ParameterError: parameter 'image_size' must be of type int like its default 64, got 'abc' (str)"
+    assert not (tmp_path / "ran").exists()  # nothing after the check ran
+
+
+@pytest.mark.slow
+def test_plain_papermill_stops_a_real_notebook(tmp_path):
+    """The README's path: `papermill 02_encoder.ipynb out.ipynb -p imagesize 64` stops in the setup cell."""
+    first = _summary_first_line(_papermill_error(ROOT / "notebooks" / "02_encoder.ipynb", tmp_path, imagesize=64))
+    assert first.startswith("ParameterError: unknown parameter 'imagesize': did you mean 'image_size'?")
+
+
+# ----------------------------------------------------------------------------------------------- profiles
+def test_profiles_name_real_parameters_of_the_right_type():
+    by_stem = {p.stem: p for p in NOTEBOOKS}
+    assert set(series.PROFILES) == {"laptop", "gpu"}
+    for name, per_notebook in series.PROFILES.items():
+        assert set(per_notebook) - {"*"} <= set(by_stem), f"profile {name} names an unknown notebook"
+        for path in NOTEBOOKS:
+            series.parameters_for(path, profile=name)  # validated: names and types
+    assert series.parameters_for(by_stem["06_training"], profile="gpu")["device"] == "cuda"
+    with pytest.raises(series.ParameterError, match="unknown profile 'phone'"):
+        series.parameters_for(NOTEBOOKS[0], profile="phone")
