@@ -6,6 +6,7 @@ One place for the three views every results section uses, so the CPU, classroom 
   "mean (95% bootstrap interval)", read from an evaluation's ``results.csv`` (``python -m facelib.evaluate``);
 - ``epoch_table``: the original work's per-epoch table (train/val pixel and perceptual loss) of a run's history;
 - ``plot_loss_curves`` and ``plot_by_bin``: the same two things as figures;
+- ``paired_verdict``: one sentence comparing two methods' per-face scores, worded by the numbers;
 - ``sample_cases`` and ``inpaint_all``: a fixed set of protocol cases and every method's fill of them, for the
   sample grids (``facelib.viz.save_inpainting_grid``).
 """
@@ -27,7 +28,7 @@ from .protocol import UTKFACE_MANIFEST, ProtocolDataset, read_manifest
 from .viz import tint_hole
 
 __all__ = ["TABLE_GROUPS", "Results", "read_results", "results_table", "epoch_table", "plot_loss_curves",
-           "plot_by_bin", "sample_cases", "inpaint_all"]
+           "plot_by_bin", "sample_cases", "inpaint_all", "paired_verdict"]
 
 #: The README's columns: every irregular bin, the centre square and all free-form strokes.
 TABLE_GROUPS: tuple[tuple[str, str], ...] = (*(("irregular", f"{10 * i}-{10 * i + 10}%") for i in range(6)),
@@ -159,3 +160,21 @@ def inpaint_all(methods: Mapping[str, torch.nn.Module], image: Tensor, mask: Ten
         grid[name] = composite(method(mask_image(image, mask), mask).clamp(-1, 1), image, mask)
     grid["real"] = image
     return grid
+
+
+def paired_verdict(name_a: str, a: Tensor, name_b: str, b: Tensor, unit: str = " dB",
+                   ahead: str = "is ahead of") -> str:
+    """One sentence comparing paired per-face scores (higher is better) of two methods on the same faces.
+
+    The words follow the numbers: the two are called *level* unless the mean difference exceeds twice its
+    standard error (the *noise*: with a handful of faces a small difference is luck); otherwise the sentence
+    names the method ahead and by how much. ``a`` and ``b``: (N,) scores of the same N faces.
+    """
+    d = (a - b).double()
+    mean = float(d.mean())
+    noise = 2 * float(d.std()) / len(d) ** 0.5 if len(d) > 1 else float("inf")
+    if abs(mean) <= noise:
+        return (f"{name_a} and {name_b} are level within the noise on these {len(d)} faces "
+                f"(difference {mean:+.2f}{unit}, noise +-{noise:.2f}{unit})")
+    first, second = (name_a, name_b) if mean > 0 else (name_b, name_a)
+    return f"{first} {ahead} {second} by {abs(mean):.2f}{unit} on these {len(d)} faces (noise +-{noise:.2f}{unit})"

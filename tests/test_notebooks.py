@@ -71,24 +71,17 @@ def test_notebook_structure(path):
     assert len(tail) <= 4, f"{path.name}: the exercises should close the notebook"
 
 
-#: Notebooks being rewritten on another branch (nb67) to the conventions below; empty this set once it is merged.
-PENDING_NB67 = {"06_training", "07_gan_comparison"}
-NEW_CONVENTION = [
-    pytest.param(p, marks=pytest.mark.xfail(reason="rewritten on branch nb67 to this convention", strict=False))
-    if p.stem in PENDING_NB67 else p
-    for p in NOTEBOOKS
-]
-
-
-@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_setup_cell_checks_papermill_parameters(path):
     """The first code cell after the parameters calls check_parameters(): plain papermill stops on a bad -p."""
-    code = [c for c in _load(path).cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
-    assert "\ncheck_parameters()" in code[0].source, \
-        f"{path.name}: the setup cell calls facelib.series.check_parameters() after its imports"
+    cells = _load(path).cells
+    start = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    after = next(c for c in cells[start + 1:] if c.cell_type == "code")
+    assert re.search(r"(^|\n)check_parameters\(\)", after.source), \
+        f"{path.name}: the first code cell after the parameters calls facelib.series.check_parameters()"
 
 
-@pytest.mark.parametrize("path", NEW_CONVENTION, ids=IDS)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_solutions_are_collapsed_markdown_that_run_all_skips(path):
     """Run All runs no solution: each is a collapsed markdown cell tagged `solution` with one ```python block
     that parses; `facelib.series prepare` (the tests) turns them into code cells and runs them."""
@@ -191,9 +184,7 @@ def test_prose_numbers_rule():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="rewritten on branch nb67", strict=False)) if n in PENDING_NB67
-    else n for n in PROSE_RULE_NOTEBOOKS])
+@pytest.mark.parametrize("name", PROSE_RULE_NOTEBOOKS)
 def test_markdown_numbers_come_from_outputs(name, tmp_path):
     """Execute the notebook small (08-09 on the pretrained path, with a folder of small random weights) and
     check that every number its markdown quotes is shown by an output."""

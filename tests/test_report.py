@@ -61,3 +61,17 @@ def test_figures_have_one_series_per_run_and_method(results_csv):
     assert [ax.get_title() for ax in fig.axes] == ["irregular holes", "freeform holes", "center holes"]
     assert len(fig.axes[2].containers) == 3 and len(fig.axes[0].containers) == 2  # CE only on the centre
     plt.close(fig)
+
+
+def test_paired_verdict_words_follow_the_numbers():
+    import torch
+
+    from facelib.report import paired_verdict
+
+    a = torch.tensor([21.0, 22.0, 23.0, 24.0])
+    assert paired_verdict("gated", a, "ns", a - 1) == \
+        "gated is ahead of ns by 1.00 dB on these 4 faces (noise +-0.00 dB)"
+    assert paired_verdict("gated", a - 1, "ns", a).startswith("ns is ahead of gated by 1.00 dB")
+    noisy = torch.tensor([1.0, -1.0, 1.0, -0.8])
+    assert paired_verdict("a", noisy, "b", torch.zeros(4)).startswith("a and b are level within the noise on these 4")
+    assert "level" in paired_verdict("a", torch.ones(1), "b", torch.zeros(1))  # one face: no noise estimate

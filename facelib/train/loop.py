@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
+from ..progress import tqdm
 from ..checkpoint import load_checkpoint
 from ..data import ImageFolderFaces, InpaintingDataset, UTKFace, describe_dataset, resolve_faces
 from ..fast import resolve_fast_path
