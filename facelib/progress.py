@@ -66,3 +66,8 @@ def tqdm(*args: Any, **kwargs: Any):
     if in_kernel():
         kwargs.setdefault("mininterval", 10.0)  # an executed notebook keeps every redraw of a text bar
     return _text_tqdm(*args, **kwargs)
+
+
+# ``tqdm.write(text)`` prints a line above any open bar (widget or text: both subclass tqdm.std.tqdm), as
+# ``tqdm.auto.tqdm.write`` does, so code can swap ``tqdm.auto`` for this module unchanged.
+tqdm.write = _text_tqdm.write  # type: ignore[attr-defined]

@@ -75,3 +75,13 @@ def test_paired_verdict_words_follow_the_numbers():
     noisy = torch.tensor([1.0, -1.0, 1.0, -0.8])
     assert paired_verdict("a", noisy, "b", torch.zeros(4)).startswith("a and b are level within the noise on these 4")
     assert "level" in paired_verdict("a", torch.ones(1), "b", torch.zeros(1))  # one face: no noise estimate
+
+
+def test_progress_tqdm_writes_like_tqdm_auto(capsys):
+    """facelib.progress.tqdm replaces tqdm.auto.tqdm in the training loop, which logs with tqdm.write."""
+    from facelib.progress import tqdm
+
+    with tqdm(total=2, disable=True) as bar:
+        tqdm.write("a line above the bar")
+        bar.update(2)
+    assert "a line above the bar" in capsys.readouterr().out
