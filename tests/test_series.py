@@ -23,7 +23,7 @@ def _ids(paths):
 
 
 def test_repo_root_and_notebook_order():
-    assert (ROOT / "facelib" / "series.py").is_file()
+    assert (ROOT / "facelib" / "series" / "__init__.py").is_file()
     assert series.notebook_paths() == NOTEBOOKS
     assert [p.name[:2] for p in NOTEBOOKS] == sorted(p.name[:2] for p in NOTEBOOKS)
     assert set(OWN) <= {p.stem for p in NOTEBOOKS}
