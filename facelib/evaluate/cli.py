@@ -1,0 +1,132 @@
+"""``python -m facelib.evaluate``: score checkpoints, committed weights and OpenCV baselines on a protocol
+manifest and write ``results.md``, ``results.csv`` and ``cases.csv`` (see :mod:`facelib.evaluate`)."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..baselines import OPENCV_METHODS, OpenCVInpainter
+from ..fast import resolve_device
+from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, read_manifest
+from ..vgg import VGG19Features
+from ..viz import describe_hardware
+from .methods import load_checkpoint_method, load_pretrained_method
+from .results import write_results
+from .scoring import Method, evaluate_methods
+
+__all__ = ["build_parser", "main"]
+
+
+def _parse_checkpoint(spec: str) -> tuple[str, Path]:
+    """``name=path`` -> (name, path); a bare path is named after its run folder (``runs/g/checkpoints/last.pt``
+    -> ``g``)."""
+    if "=" in spec:
+        name, path = spec.split("=", 1)
+        if not name or not path:
+            raise ValueError(f"--checkpoint {spec!r}: expected NAME=PATH")
+        return name, Path(path)
+    path = Path(spec)
+    name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+    return name or str(path), path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m facelib.evaluate", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score checkpoints and OpenCV baselines on a fixed protocol manifest; write results.md, "
+                    "results.csv and cases.csv.")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                        help="a facelib.train checkpoint (repeatable)")
+    parser.add_argument("--pretrained", action="append", default=[], nargs="+", metavar="NAME",
+                        help="committed weights by name (facelib.pretrained; repeatable), e.g. generator gated")
+    parser.add_argument("--weights-dir", default=None, help="folder of --pretrained weights (default: weights/)")
+    parser.add_argument("--baseline", action="append", default=[], nargs="+", choices=sorted(OPENCV_METHODS),
+                        help="OpenCV baseline(s): telea, ns (repeatable)")
+    parser.add_argument("--manifest", default=str(UTKFACE_MANIFEST), help="protocol manifest CSV (default: the "
+                        "committed UTKFace val manifest at 128)")
+    parser.add_argument("--faces", default=os.environ.get("FACELIB_UTKFACE"),
+                        help="the faces folder the manifest names are relative to (default: env FACELIB_UTKFACE)")
+    parser.add_argument("--masks", default=os.environ.get("FACELIB_MASKS"),
+                        help="NVIDIA testing_mask_dataset folder (default: env FACELIB_MASKS)")
+    parser.add_argument("--size", type=int, default=None, help="evaluation size (default: the manifest's)")
+    parser.add_argument("--allow-size-mismatch", action="store_true",
+                        help="score checkpoints trained at another size than --size")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=None, help="mask kinds (default all)")
+    parser.add_argument("--per-bin", type=int, default=None, help="first N cases of every (kind, bin)")
+    parser.add_argument("--limit", type=int, default=None, help="at most N cases in all")
+    parser.add_argument("--out", default="results", help="output folder")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... or auto")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--vgg-weights", default="caffe", choices=("caffe", "torchvision", "off"),
+                        help="VGG19 of the perceptual distance (off: no perceptual column)")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+        baselines = list(dict.fromkeys(b for group in args.baseline for b in group))
+        pretrained = list(dict.fromkeys(n for group in args.pretrained for n in group))
+        if not args.checkpoint and not baselines and not pretrained:
+            raise ValueError("nothing to evaluate: pass --pretrained NAME, --checkpoint NAME=PATH and/or "
+                             "--baseline telea ns")
+        if args.faces is None:
+            raise ValueError("no faces folder: pass --faces (or set FACELIB_UTKFACE for the UTKFace manifest)")
+        rows = read_manifest(args.manifest)
+        dataset = ProtocolDataset(rows, args.faces, masks_root=args.masks, size=args.size, per_bin=args.per_bin,
+                                  limit=args.limit, kinds=args.kinds)
+        methods: dict[str, Method] = {}
+        weights = []
+        for spec in args.checkpoint:
+            name, path = _parse_checkpoint(spec)
+            if name in methods:
+                raise ValueError(f"two methods are named {name!r}: use --checkpoint NAME=PATH with distinct names")
+            methods[name], about = load_checkpoint_method(path, dataset.size, device, args.allow_size_mismatch)
+            weights.append(f"{name}: {about}")
+        for name in pretrained:
+            if name in methods:
+                raise ValueError(f"two methods are named {name!r}: name the checkpoint differently")
+            methods[name], about = load_pretrained_method(name, dataset.size, args.weights_dir, device,
+                                                          args.allow_size_mismatch)
+            weights.append(f"{name}: {about}")
+        for b in baselines:
+            methods[f"OpenCV {b}"] = OpenCVInpainter(b)
+            weights.append(f"OpenCV {b}: cv2.inpaint (no weights), radius 3")
+        vgg = None
+        if args.vgg_weights != "off":
+            vgg = VGG19Features(weights=args.vgg_weights)
+        records = evaluate_methods(methods, dataset, device=device, batch_size=args.batch_size, vgg=vgg,
+                                   num_workers=args.num_workers, progress=not args.no_progress)
+        counts = ", ".join(f"{k} {b}: {n}" for (k, b), n in count_cases(dataset.rows).items())
+        manifest_size = sorted({int(r["size"]) for r in rows})
+        header = [
+            f"data: faces {args.faces}; manifest {args.manifest} ({len(rows)} cases, built at "
+            f"{'/'.join(map(str, manifest_size))} px, protocol seed {rows[0]['seed']}); masks {args.masks or 'none'}",
+            f"cases scored: {len(dataset)} (per_bin={args.per_bin}, limit={args.limit}, kinds="
+            f"{args.kinds or 'all'}): {counts}",
+            f"evaluation size: {dataset.size}x{dataset.size}",
+            "weights: " + "; ".join(weights),
+            f"perceptual: VGG19 {args.vgg_weights} (mean L1 of relu1_1..relu5_1 features)",
+            f"scoring: methods see mask_image(image, mask) + mask; outputs are composited with the known pixels "
+            f"before scoring; 95% percentile bootstrap, {args.n_boot} resamples, seed {args.seed}",
+            f"device: {describe_hardware(device)}",
+            f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+            "command: python -m facelib.evaluate " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        ]
+        paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(paths["markdown"].read_text(encoding="utf-8"))
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

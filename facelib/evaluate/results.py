@@ -1,0 +1,132 @@
+"""The result tables of an evaluation: mean and 95% bootstrap interval per (method, kind, bin, metric), the
+Markdown report, and ``results.md`` / ``results.csv`` / ``cases.csv`` written atomically."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import metrics as M
+from ..checkpoint import atomic_write_text
+from ..protocol import group_order
+
+__all__ = ["CASE_FIELDS", "CENTER_METRICS", "TABLE_METRICS", "markdown_report", "summary_rows", "write_results"]
+
+#: Metrics of the main Markdown tables: (record key, title).
+TABLE_METRICS: tuple[tuple[str, str], ...] = (
+    ("hole_psnr", "Hole PSNR (dB, higher is better)"),
+    ("hole_l1", "Hole L1 ([0, 1] scale, lower is better)"),
+    ("psnr", "Whole-image PSNR (dB, higher is better)"),
+    ("ssim", "SSIM (whole image, higher is better)"),
+    ("perceptual", "VGG19 perceptual distance (lower is better)"),
+)
+#: The Context Encoder paper's centre-region metrics: (record key, column title, scale factor).
+CENTER_METRICS: tuple[tuple[str, str, float], ...] = (
+    ("hole_l1", "mean L1 (%)", 100.0), ("hole_l2", "mean L2 (%)", 100.0), ("hole_psnr", "PSNR (dB)", 1.0))
+CASE_FIELDS: tuple[str, ...] = ("method", "case_id", "face", "kind", "mask_id", "bin", "hole_ratio", *M.METRICS)
+
+
+def summary_rows(records: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0,
+                 alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Mean, bootstrap interval and n per (method, kind, bin, metric), plus bin ``"all"`` pooling each kind.
+
+    Rows come method by method (in record order), then kind and bin from small to large holes, then metric.
+    """
+    records = list(records)
+    pooled = [{**r, "bin": "all"} for r in records]
+    rows = M.summarize(records + pooled, group_by=("method", "kind", "bin"), metrics=M.METRICS, n_boot=n_boot,
+                       alpha=alpha, seed=seed)
+    method_order = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in records))}
+    metric_order = {m: i for i, m in enumerate(M.METRICS)}
+    return sorted(rows, key=lambda r: (method_order[r["method"]], group_order((r["kind"], r["bin"])),
+                                       metric_order[r["metric"]]))
+
+
+def _cell(row: dict[str, Any] | None, scale: float = 1.0) -> str:
+    if row is None or row["n"] == 0:
+        return "n/a"
+    mean, lo, hi = (scale * row[k] for k in ("mean", "ci_lo", "ci_hi"))
+    return f"{mean:.4g} [{lo:.4g}, {hi:.4g}]"
+
+
+def markdown_report(summary: Sequence[dict[str, Any]], header: Sequence[str] = (),
+                    title: str = "Inpainting evaluation") -> str:
+    """The Markdown of ``results.md``: title, header lines (as a bullet list), one table per metric of
+    :data:`TABLE_METRICS` (rows methods, columns (kind, bin), cells ``mean [95% CI]``, ``n/a`` where a method
+    has no case), and the Context Encoder paper's centre-region table when there are centre cases."""
+    index = {(r["method"], r["kind"], r["bin"], r["metric"]): r for r in summary}
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    columns = sorted({(r["kind"], r["bin"]) for r in summary if r["bin"] != "all"}, key=group_order)
+    # Cases per column: SSIM is defined for every scored case, so its n is the number of cases.
+    n_cases = {c: max((r["n"] for r in summary if (r["kind"], r["bin"]) == c and r["metric"] == "ssim"), default=0)
+               for c in columns}
+    lines = [f"# {title}", ""] + [f"- {h}" for h in header] + [""]
+    lines.append("Cells: mean [95% percentile-bootstrap interval] over the cases of the column; n/a: the method "
+                 "was not scored on that kind (the Context Encoder fills only its centre square).")
+    for metric, name in TABLE_METRICS:
+        if all(index.get((m, c[0], c[1], metric), {"n": 0})["n"] == 0 for m in methods for c in columns):
+            lines += ["", f"## {name}", "", "n/a (not computed: run with a VGG19, --vgg-weights caffe)"]
+            continue
+        lines += ["", f"## {name}", "",
+                  "| method | " + " | ".join(f"{k} {b} (n={n_cases[(k, b)]})" for k, b in columns) + " |",
+                  "| --- |" + " ---: |" * len(columns)]
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(_cell(index.get((m, k, b, metric))) for k, b in columns) + " |")
+    if any(k == "center" for k, _ in columns):
+        lines += ["", "## Centre region (the Context Encoder setting, Pathak et al. 2016)", "",
+                  "The hole is the centred square of a quarter of the image, so hole metrics are the paper's "
+                  "centre-region metrics ([0, 1] pixel scale).", "",
+                  "| method | " + " | ".join(t for _, t, _ in CENTER_METRICS) + " |",
+                  "| --- |" + " ---: |" * len(CENTER_METRICS)]
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(_cell(index.get((m, "center", "all", key)), scale)
+                                                  for key, _, scale in CENTER_METRICS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _csv_text(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_results(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, header: Sequence[str] = (),
+                  n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
+    """Write ``results.md``, ``results.csv`` and ``cases.csv`` into ``out_dir``; returns their paths.
+
+    All three texts are built in memory first, so an error (or Ctrl-C) while computing them leaves the previous
+    files untouched; then each file is replaced atomically (``facelib.checkpoint.atomic_write_text``): a reader
+    never sees a half-written file, only the old or the new one.
+    """
+    if not records:
+        raise ValueError("no records to write (no case was scored)")
+    out = Path(out_dir)
+    summary = summary_rows(records, n_boot=n_boot, seed=seed)
+    texts = {
+        "markdown": (out / "results.md", markdown_report(summary, header)),
+        "csv": (out / "results.csv",
+                _csv_text(summary, ("method", "kind", "bin", "metric", "mean", "ci_lo", "ci_hi", "n"))),
+        "cases": (out / "cases.csv", _csv_text(records, CASE_FIELDS)),
+    }
+    return {key: atomic_write_text(text, path) for key, (path, text) in texts.items()}
+
+
+def compare_sentence(a: str, a_stats: Mapping[str, float], b: str, b_stats: Mapping[str, float], where: str,
+                     unit: str = "dB", higher_is_better: bool = True) -> str:
+    """One sentence comparing two methods' means (``mean``, ``ci_lo``, ``ci_hi``), worded by the sign of the
+    difference and by whether the 95% intervals overlap, e.g. "on irregular 40-50%: gated is ahead of OpenCV ns
+    by 0.70 dB (the 95% intervals do not overlap)". Notebooks print it, so prose cannot contradict the table."""
+    diff = a_stats["mean"] - b_stats["mean"]
+    if diff == 0:
+        return f"{where}: {a} and {b} tie at {a_stats['mean']:.2f} {unit}"
+    a_better = diff > 0 if higher_is_better else diff < 0
+    lead, trail = (a, b) if a_better else (b, a)
+    overlap = a_stats["ci_lo"] <= b_stats["ci_hi"] and b_stats["ci_lo"] <= a_stats["ci_hi"]
+    verdict = ("the 95% intervals overlap: this test set does not separate them" if overlap
+               else "the 95% intervals do not overlap")
+    return f"{where}: {lead} is ahead of {trail} by {abs(diff):.2f} {unit} ({verdict})"
