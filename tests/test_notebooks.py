@@ -152,7 +152,8 @@ def test_training_parameters_use_the_config_field_names(name):
 #: decimal number (``0.7``) or a percentage (``62%``) only if an output of the executed notebook shows that same
 #: number. Measured values are printed by the cells (worded from the numbers), never typed into prose. Not
 #: checked: integers (sizes, counts, years, layer numbers), `code`, $math$, fenced blocks, bin labels (40-50%),
-#: references to a paper's sections, tables and figures ("section 3.1").
+#: references to a paper's sections, tables and figures ("section 3.1"), and the exercises (from "## Exercises"
+#: on: they pose problems, they claim no result).
 PROSE_RULE_NOTEBOOKS = ["06_training", "07_gan_comparison", "08_context_encoder_comparison", "09_evaluation",
                         "10_paint_a_hole"]
 _NUMBER = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.\-])\d+%")
@@ -199,8 +200,12 @@ def test_markdown_numbers_come_from_outputs(name, tmp_path):
     executed = nbformat.read(tmp_path / "out" / path.name, as_version=4)
     shown = output_numbers(executed)
     if extra:
-        assert "(pretrained)" in "".join(str(c.get("outputs")) for c in executed.cells), "the pretrained path ran"
+        # Each notebook prints one line when it falls back from the weights to its own short runs.
+        printed = "".join(str(c.get("outputs")) for c in executed.cells)
+        assert not re.search(r"no classroom|classroom weights not used", printed), "the pretrained path ran"
     for cell in executed.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## Exercises"):
+            break  # exercises pose problems with numbers of their own: they claim no result
         if cell.cell_type == "markdown" and not series.is_solution(cell):
             missing = prose_numbers(cell.source) - shown
             assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
