@@ -23,7 +23,7 @@ SMALL_COMMON: dict[str, Any] = {"image_size": 32, "n_images": 16}
 
 #: ``--small`` values of the training notebooks 06-08: ``facelib.train.SMALL`` (config field names) and the
 #: number of faces.
-SMALL_TRAINING: dict[str, Any] = {**TRAIN_SMALL, "n_images": 32}
+SMALL_TRAINING: dict[str, Any] = {**TRAIN_SMALL, "n_images": 32, "max_train_images": 32}
 
 #: ``--small`` values per notebook (file name without ``.ipynb``), merged over :data:`SMALL_COMMON`.
 SMALL: dict[str, dict[str, Any]] = {
@@ -52,9 +52,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "laptop": {},
     "gpu": {
         "*": {"device": "cuda", "image_size": 128},
-        "06_training": {"epochs": 10, "batch_size": 32, "max_steps": None, "gpu_cache": True},
-        "07_gan_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None},
-        "08_context_encoder_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None},
+        "06_training": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None, "gpu_cache": True},
+        "07_gan_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None},
+        "08_context_encoder_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None},
         "09_evaluation": {"per_bin": 50},
         "10_paint_a_hole": {"image_size": 64},  # the classroom weights are 64x64
     },
