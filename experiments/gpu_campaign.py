@@ -178,29 +178,24 @@ def train_config(model: str, profile: Profile, data: dict[str, Path], runs: Path
 
 
 def export_fp16(model: str, config, report, profile: Profile, weights_dir: Path, meta: dict[str, Any]) -> Path:
-    """fp16 safetensors + manifest (``facelib.pretrained.export_weights``) of a budgeted run's checkpoint."""
-    from facelib.models import generator_options
-    from facelib.pretrained import export_weights
-    from facelib.train import load_generator
+    """fp16 safetensors + manifest (``facelib.export.checkpoint_to_weights``) of a budgeted run's checkpoint."""
+    from facelib.export import checkpoint_to_weights
 
-    net, saved = load_generator(report.checkpoint)
-    preset = config.to_dict()
-    training = {
-        "preset": model, "preset_config": preset, "data": meta["data_note"], "split": meta["split_note"],
-        "masks": f"{saved.mask_kind} incl. the NVIDIA irregular test masks at {saved.image_size}x{saved.image_size}",
+    size = config.image_size
+    budget = {
+        "preset": model, "preset_config": config.to_dict(),
+        "masks": f"{config.mask_kind} incl. the NVIDIA irregular test masks at {size}x{size}",
         "epochs": report.complete_epochs, "epochs_done": report.epochs_done, "steps": report.global_step,
-        "batch_size": config.batch_size, "history": report.history, "stopped": report.stopped,
-        "time_budget_s": report.budget_s, "train_wall_s": report.wall_s, "command": meta["command"],
-        "device": meta["device"], "code_commit": meta["code_commit"], "torch": torch.__version__,
-        "trained_until": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "data_pack": meta["pack_note"],
+        "history": report.history, "stopped": report.stopped, "time_budget_s": report.budget_s,
+        "train_wall_s": report.wall_s, "torch": torch.__version__,
+        "trained_until": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "data_pack": meta["pack_note"],
     }
-    arch = {"name": saved.model, "options": generator_options(saved.model, saved.image_size, saved.widths,
-                                                              saved.num_residual)}
-    return export_weights(net, f"{model}_{profile.image_size}", weights_dir, architecture=arch,
-                          image_size=saved.image_size, training=training,
-                          description=f"{LABELS[model]} ({model} preset) at {saved.image_size}x{saved.image_size}, "
-                                      f"{report.epochs_done or report.complete_epochs:.2f} epochs on UTKFace train")
+    return checkpoint_to_weights(
+        report.checkpoint, f"{model}_{profile.image_size}", weights_dir, command=meta["command"],
+        description=f"{LABELS[model]} ({model} preset) at {size}x{size}, "
+                    f"{report.epochs_done or report.complete_epochs:.2f} epochs on UTKFace train",
+        data_note=meta["data_note"], split_note=meta["split_note"], device_note=meta["device"],
+        code_commit=meta["code_commit"], extra=budget)
 
 
 class Replay:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from .checkpoint import load_checkpoint
@@ -19,11 +20,13 @@ __all__ = ["checkpoint_to_weights"]
 
 def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str | os.PathLike, *,
                           command: str = "", description: str = "", data_note: str = "", split_note: str = "", device_note: str = "",
-                          init_from: str | None = None, code_commit: str = "") -> Path:
+                          init_from: str | None = None, code_commit: str = "",
+                          extra: Mapping[str, Any] | None = None) -> Path:
     """Export the generator of ``checkpoint`` as fp16 weights named ``name`` in ``out_dir``; returns the manifest.
 
     The manifest records the run's full ``TrainConfig``, its per-epoch history (train/val pixel and perceptual
-    losses), completed epochs and steps, and the words given here for the command, data, device and origin.
+    losses), completed epochs and steps, and the words given here for the command, data, device and origin;
+    ``extra`` adds or replaces recipe fields (e.g. a budgeted GPU run's time budget and stop reason).
     """
     path = Path(checkpoint)
     if not path.is_file():
@@ -48,6 +51,7 @@ def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str
         "trained_until": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "init_from": init_from,
         "checkpoint": path.name,
+        **(extra or {}),
     }
     architecture = {"name": config.model, "options": generator_options(config.model, config.image_size,
                                                                         config.widths, config.num_residual)}
