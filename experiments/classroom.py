@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
 
+from experiments.utkface_setup import env_dir  # noqa: E402  (the same data folders as the UTKFace experiment)
 from facelib.report import TABLE_GROUPS  # noqa: E402
 RUNS = ROOT / "runs" / "classroom"
 RESULTS = ROOT / "results" / "classroom-64"
@@ -45,13 +46,6 @@ MODELS: dict[str, dict] = {
     "gan": {"epochs": 2, "extra": (), "about": "L1 + VGG19 + 0.01 x hinge PatchGAN (spectral norm)"},
     "context_encoder": {"epochs": 2, "extra": (), "about": "Pathak et al. 2016: centre hole, L2 + 0.001 adversarial"},
 }
-
-
-def env_dir(name: str) -> str:
-    value = os.environ.get(name)
-    if not value or not Path(value).is_dir():
-        sys.exit(f"set {name} to its folder (see data/README.md and ../shared/README.md); got {value!r}")
-    return value
 
 
 def train_command(model: str) -> list[str]:
