@@ -68,11 +68,14 @@ def export(model: str, epoch: int | None, code_commit: str, device_note: str, ru
 
     folder = runs / model / "checkpoints"
     ckpt = folder / (f"epoch_{epoch}.pt" if epoch else "last.pt")
+    # The planned schedule next to what was exported: the learning rate is constant (no scheduler), so an
+    # export after epoch K of the planned N is the same model a run of --epochs K would have written.
+    planned = {"planned_epochs": MODELS[model]["epochs"], "exported_epoch": epoch or "last"}
     return checkpoint_to_weights(
         ckpt, model, resolve_weights_dir(), command=printable(train_command(model)), description=MODELS[model]["about"],
         data_note="UTKFace (Zhang et al. 2017), aligned and cropped faces at 64x64",
         split_note="train: the 21,708 faces not listed in data/splits/utkface_val.txt; val: the first 512 of "
-                   "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit)
+                   "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit, extra=planned)
 
 
 def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = None) -> None:
@@ -211,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("model", choices=tuple(MODELS))
     ex.add_argument("--epoch", type=int, default=None, help="export checkpoints/epoch_K.pt (default: last.pt)")
     ex.add_argument("--code-commit", required=True, help="the commit the training code ran at")
-    ex.add_argument("--device-note", default="2-core AMD EPYC CPU (avx512_bf16), one intra-op thread, bf16")
+    ex.add_argument("--device-note", default="2-core AMD EPYC CPU (avx512_bf16, no AMX), 1-2 intra-op threads, "
+                                             "bf16 autocast + channels_last")
     ev = sub.add_parser("evaluate")
     ev.add_argument("--models", nargs="+", default=None, help="weights names (default: all classroom weights)")
     ev.add_argument("--per-bin", type=int, default=None, help="first N cases per group only (a preview)")

@@ -211,6 +211,24 @@ def test_markdown_numbers_come_from_outputs(name, tmp_path):
             assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
 
 
+@pytest.mark.slow
+def test_07_shows_a_lone_classroom_generator_as_a_reference(tmp_path):
+    """With only ``generator`` in the weights folder (trained at the notebook's size), 07 trains its three short
+    runs and adds the classroom generator to the side-by-side grid and the paired verdicts."""
+    from paint_weights import write_small_weights
+
+    path = ROOT / "notebooks" / "07_gan_comparison.ipynb"
+    size = series.parameters_for(path, small=True)["image_size"]
+    weights = write_small_weights(tmp_path / "weights", size=size, names=("generator",))
+    series.run(tmp_path / "out", small=True, data="synthetic", only=["07"], extra={"weights_dir": str(weights)},
+               log=False)
+    printed = "".join(str(c.get("outputs")) for c in nbformat.read(tmp_path / "out" / path.name, as_version=4).cells)
+    assert "missing in" in printed and "joins section 6 as a reference" in printed
+    assert re.search(r"classroom generator: mean hole PSNR \d+\.\d\d dB", printed)
+    assert re.search(r"classroom generator (and generator are level|is ahead of generator)"
+                     r"|generator is ahead of classroom generator", printed)
+
+
 def test_compare_sentence_wording_follows_sign_and_overlap():
     from facelib.evaluate import compare_sentence
 
