@@ -1,7 +1,8 @@
 """A weights folder of small, randomly initialised models, as ``facelib.pretrained.export_weights`` writes it.
 
-The real classroom weights are not committed yet; the paint tests (notebook 10, the browser test) use this
-folder instead: the same manifest and fp16 safetensors format, models small enough to run in milliseconds.
+The paint tests (notebook 10, the browser test) and the notebooks' pretrained-path tests use this folder rather
+than the committed classroom weights: the same manifest and fp16 safetensors format, all four names (the
+committed set holds only the models trained so far), models small enough to run in milliseconds.
 
     python tests/paint_weights.py OUT_DIR [--size 64]
 """

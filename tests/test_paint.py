@@ -110,6 +110,17 @@ def test_run_methods_composites_and_scores(methods):
         paint.run_methods(methods, face, m, amp="fp8")
 
 
+def test_update_sends_each_picture_as_soon_as_its_method_is_done(methods):
+    painter = paint.HolePainter(paint.bundled_face(64), methods, brush=2)
+    painter.stroke([(8, 8), (56, 56)])
+    sent = []  # (picture sent, methods that had run at that moment)
+    painter._show_fill = lambda name: sent.append((name, set(painter.fills)))
+    painter.update()
+    names = [m.name for m in methods]
+    assert sent == [(name, set(names[: i + 1])) for i, name in enumerate(names)]
+    assert 0 < painter.first_fill_s <= painter.last_update_s
+
+
 def test_painter_headless(methods, tmp_path):
     import matplotlib
 
@@ -127,7 +138,8 @@ def test_painter_headless(methods, tmp_path):
     with pytest.raises(RuntimeError, match="FACELIB_MASKS"):
         painter.random_mask()
     latency = painter.measure_latency(repeats=2)
-    assert set(latency) == {"total", *[m.name for m in methods]} and latency["total"] > 0
+    assert set(latency) == {"total", "first", *[m.name for m in methods]}
+    assert 0 < latency["first"] <= latency["total"]
     fig = painter.figure(title="t", caption="c")
     assert len(fig.axes) == 8
     fig.savefig(tmp_path / "f.png")
