@@ -16,6 +16,7 @@ from ..progress import tqdm
 from .. import metrics as M
 from ..models import composite, mask_image, supported_mask_kinds
 from ..protocol import KINDS, Faces, ProtocolDataset
+from ..vgg import feature_distance
 
 __all__ = ["Method", "evaluate", "evaluate_methods", "supported_kinds"]
 
@@ -34,13 +35,22 @@ def supported_kinds(method: Method, size: int) -> tuple[str, ...]:
 
 
 @torch.no_grad()
-def _score(pred: Tensor, image: Tensor, mask: Tensor, vgg: nn.Module | None) -> dict[str, Tensor]:
-    """Per-image metrics of composited predictions: {name: (N,) cpu float32}."""
+def _score(pred: Tensor, image: Tensor, mask: Tensor, vgg: nn.Module | None,
+           image_features: Sequence[Tensor] | None = None) -> dict[str, Tensor]:
+    """Per-image metrics of composited predictions: {name: (N,) cpu float32}.
+
+    ``image_features``: ``vgg(image)`` when already computed (the faces' features are the same for every method,
+    so :func:`evaluate_methods` computes them once per batch); the distance is ``M.perceptual_distance``'s.
+    """
+    if vgg is None:
+        perceptual = torch.full((pred.shape[0],), math.nan)
+    elif image_features is None:
+        perceptual = M.perceptual_distance(pred, image, vgg)
+    else:
+        perceptual = feature_distance(vgg(pred.float()), image_features, per_image=True)
     out = {
         "hole_psnr": M.psnr(pred, image, mask), "hole_l1": M.l1(pred, image, mask), "hole_l2": M.l2(pred, image, mask),
-        "psnr": M.psnr(pred, image), "l1": M.l1(pred, image), "ssim": M.ssim(pred, image),
-        "perceptual": (M.perceptual_distance(pred, image, vgg) if vgg is not None
-                       else torch.full((pred.shape[0],), math.nan)),
+        "psnr": M.psnr(pred, image), "l1": M.l1(pred, image), "ssim": M.ssim(pred, image), "perceptual": perceptual,
     }
     return {k: v.float().cpu() for k, v in out.items()}
 
@@ -88,6 +98,7 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
     for batch in tqdm(loader, desc=f"evaluating {len(methods)} method(s) on {len(dataset)} cases",
                       disable=not progress, unit="batch"):
         image, mask = batch["image"].to(device), batch["mask"].to(device)
+        features = vgg(image.float()) if vgg is not None else None  # the faces' VGG features, shared by the methods
         for name, method in methods.items():
             keep = [i for i, k in enumerate(batch["mask_kind"]) if k in kinds[name]]
             if not keep:
@@ -96,7 +107,7 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
             img, msk = image.index_select(0, idx), mask.index_select(0, idx)
             output = method(mask_image(img, msk), msk).float().clamp(-1, 1)
             pred = composite(output, img, msk)
-            scores = _score(pred, img, msk, vgg)
+            scores = _score(pred, img, msk, vgg, None if features is None else [f.index_select(0, idx) for f in features])
             ratio = msk.flatten(1).mean(1).cpu()
             for j, i in enumerate(keep):
                 per_method[name].append({
