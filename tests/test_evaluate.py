@@ -165,3 +165,17 @@ def test_real_utkface_cli(utkface_root, masks_root, tmp_path):
     assert len(psnr) == 7 and all(10 < v < 60 for v in psnr.values())
     perceptual = [float(r["mean"]) for r in summary if r["metric"] == "perceptual"]
     assert all(v > 0 for v in perceptual)  # the caffe VGG19 was used
+
+
+def test_shared_face_features_give_the_same_perceptual_distance():
+    """evaluate_methods computes the faces' VGG features once per batch; the distance must not change."""
+    from facelib.evaluate.scoring import _score
+    from facelib.vgg import VGG19Features
+
+    torch.manual_seed(0)
+    vgg = VGG19Features(weights=None).eval()
+    image, pred = torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    mask = (torch.rand(4, 1, 32, 32) > 0.5).float()
+    direct = _score(pred, image, mask, vgg)["perceptual"]
+    shared = _score(pred, image, mask, vgg, vgg(image))["perceptual"]
+    assert torch.allclose(direct, shared, rtol=1e-5) and bool((direct > 0).all())
