@@ -33,7 +33,8 @@ def describe_hardware(device: str | torch.device | None = None) -> str:
         return f"CUDA: {torch.cuda.get_device_name(dev)}"
     if name.startswith("mps"):
         return f"Apple MPS ({platform.machine()})"
-    return f"CPU: {_cpu_name()} ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU: {_cpu_name()} ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def provenance(data: Any = None, weights: str | None = None, device: str | torch.device | None = None,
