@@ -119,6 +119,11 @@ def test_update_sends_each_picture_as_soon_as_its_method_is_done(methods):
     names = [m.name for m in methods]
     assert sent == [(name, set(names[: i + 1])) for i, name in enumerate(names)]
     assert 0 < painter.first_fill_s <= painter.last_update_s
+    # From the second update on, the methods run fastest first; the columns keep their order.
+    seconds = {n: f.seconds for n, f in painter.fills.items()}
+    sent.clear()
+    assert list(painter.update()) == names
+    assert [name for name, _ in sent] == sorted(names, key=seconds.get)
 
 
 def test_painter_headless(methods, tmp_path):
