@@ -53,7 +53,7 @@ facelib.protocol build|summary``).
 """
 from __future__ import annotations
 
-from .cases import Faces, ProtocolDataset, case_mask, load_case
+from .cases import Faces, ProtocolDataset, case_mask, load_case, rescored_bin
 from .cli import main  # ``python -m facelib.protocol``; facelib.protocol.main as before
 from .manifest import (
     CENTER_BIN,

@@ -15,9 +15,9 @@ from torch.utils.data import Dataset
 
 from ..data import load_image
 from ..masks import MASKS_HELP, CenterMask, FreeFormMask, load_mask
-from .manifest import KINDS, check_manifest, face_ids, read_manifest, select_cases
+from .manifest import KINDS, check_manifest, face_ids, ratio_bin, read_manifest, select_cases
 
-__all__ = ["Faces", "ProtocolDataset", "case_mask", "load_case"]
+__all__ = ["Faces", "ProtocolDataset", "case_mask", "load_case", "rescored_bin"]
 
 #: Where faces come from: a folder (manifest ``face`` = path relative to it) or a face dataset.
 Faces = Union[str, os.PathLike, Dataset]
@@ -46,6 +46,17 @@ def case_mask(row: dict[str, Any], masks_root: str | os.PathLike | None = None, 
     if not path.is_file():
         raise FileNotFoundError(f"mask {path.name} (case {row.get('case_id')}) is not in {root}; expected {MASKS_HELP}")
     return load_mask(path, size)
+
+
+def rescored_bin(row: dict[str, Any], size: int) -> dict[str, Any]:
+    """The row with a free-form case's ``bin`` measured on its mask drawn at ``size`` (the scored size).
+
+    Irregular bins are NVIDIA's (fixed by the mask's number) and the centre square is 25% at every size, so
+    only free-form rows change; a row of another size is returned as a copy, one of its own size as it is.
+    """
+    if row["mask_kind"] != "freeform" or int(row["size"]) == int(size):
+        return row
+    return {**row, "bin": ratio_bin(case_mask(row, size=size))}
 
 
 class _FaceSource:
@@ -135,15 +146,18 @@ class ProtocolDataset(Dataset):
             rows = read_manifest(rows)
         else:
             check_manifest(rows, source)  # rows built or edited in memory get the same checks as a file's
-        self.rows = select_cases(rows, per_bin=per_bin, limit=limit, kinds=kinds)
-        if not self.rows:
-            raise ValueError(f"no cases selected from {source} (kinds={kinds}, per_bin={per_bin}, limit={limit})")
         if size is None:
-            sizes = {int(r["size"]) for r in self.rows}
+            sizes = {int(r["size"]) for r in select_cases(rows, kinds=kinds)}
             if len(sizes) != 1:
                 raise ValueError(f"{source} mixes sizes {sorted(sizes)}: pass size=")
             size = sizes.pop()
         self.size = int(size)
+        # A free-form stroke drawn at another size covers another share of the image, so its bin is recomputed
+        # at the size that is scored, before per_bin picks cases by bin.
+        rows = [rescored_bin(r, self.size) for r in rows]
+        self.rows = select_cases(rows, per_bin=per_bin, limit=limit, kinds=kinds)
+        if not self.rows:
+            raise ValueError(f"no cases selected from {source} (kinds={kinds}, per_bin={per_bin}, limit={limit})")
         self.masks_root = None if masks_root is None else Path(masks_root)
         self.source = _FaceSource(faces)
         self.source.check(self.rows, source)
