@@ -199,3 +199,18 @@ def test_real_celeba_sample_manifest_builds_and_loads(celeba_root, masks_root, t
     for i in (0, len(ds) - 1):
         item = ds[i]
         assert item["image"].shape == (3, 256, 256) and item["mask"].shape == (1, 256, 256)
+
+
+def test_freeform_bins_are_measured_at_the_scored_size():
+    """A 128-px manifest scored at 64 bins each free-form case by its mask drawn at 64 (what is scored), also
+    when per_bin picks cases; at the manifest's own size the rows are untouched."""
+    faces = SyntheticFaces(n=120, size=32, seed=0)
+    rows = P.build_manifest(P.face_ids(faces), 128, kinds=("freeform",))
+    data = P.ProtocolDataset(rows, faces, size=64)
+    moved = [i for i, r in enumerate(rows) if r["bin"] != data.rows[i]["bin"]]
+    assert moved, "some strokes cover another share of the image at 64 px than at 128 px"
+    for i in range(len(data)):
+        assert data[i]["bin"] == P.ratio_bin(data[i]["mask"])
+    picked = P.ProtocolDataset(rows, faces, size=64, per_bin=3)
+    assert all(picked[i]["bin"] == P.ratio_bin(picked[i]["mask"]) for i in range(len(picked)))
+    assert P.ProtocolDataset(rows, faces, size=128).rows == rows
