@@ -83,7 +83,9 @@ def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = No
     (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all)."""
     from facelib.evaluate import main as evaluate_main
 
-    base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32"]
+    # --record: facelib.evaluate stores each model's numbers in its weights manifest (the one results layout).
+    base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32",
+            "--record"]
     subset = ["--per-bin", str(per_bin)] if per_bin else []
     runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
             (celeba_dir(results), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest", str(CELEBA_MANIFEST)])]
@@ -163,31 +165,15 @@ def figures(results: Path, folder: Path, names: list[str], cases: str) -> list[P
 
 
 def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Path:
-    """Write ``results/summary.md``, the figures, and store each model's numbers in its weights manifest."""
-    from facelib.pretrained import available_weights, update_results
-
+    """Write ``results/summary.md`` and the figures (each model's numbers went into its weights manifest when
+    ``evaluate`` ran: ``python -m facelib.evaluate --record``)."""
+    from facelib.pretrained import available_weights
     from facelib.report import read_results, results_table
 
     utk, celeba = read_results(results), read_results(celeba_dir(results))
     header = [line[2:] for line in (results / "results.md").read_text(encoding="utf-8").splitlines()
               if line.startswith(("- data:", "- cases scored", "- evaluation size", "- weights:", "- device:",
                                   "- date:", "- command:"))]
-    for name in available_weights():
-        if name not in MODELS:
-            continue
-        pick = lambda res, metric: {f"{k} {b}": res[(name, k, b, metric)] for k, b in GROUPS
-                                    if (name, k, b, metric) in res}
-        update_results(name, {
-            "utkface_protocol_64": {"manifest": "data/protocol/utkface_val_128.csv", "evaluated_at": EVAL_SIZE,
-                                    "hole_psnr": pick(utk, "hole_psnr"), "perceptual": pick(utk, "perceptual"),
-                                    "ssim": pick(utk, "ssim")},
-            "celeba_hq_sample_64": {"manifest": str(CELEBA_MANIFEST.relative_to(ROOT)), "evaluated_at": EVAL_SIZE,
-                                    "hole_psnr": {f"{k} all": celeba[(name, k, "all", "hole_psnr")]
-                                                  for k in ("irregular", "center", "freeform")
-                                                  if (name, k, "all", "hole_psnr") in celeba}},
-            "command": "python experiments/classroom.py evaluate && python experiments/classroom.py report",
-            "header": header,
-        })
     celeba_groups = (("irregular", "all"), ("center", "25%"), ("freeform", "all"))
     text = "\n\n".join([
         "# Classroom models at 64x64: the whole protocol", "\n".join(f"- {h}" for h in header),

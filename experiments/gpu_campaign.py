@@ -53,6 +53,7 @@ from utkface_setup import LABELS  # noqa: E402  (the method names of every resul
 import torch  # noqa: E402
 
 MiB = 2**20
+UTKFACE_MANIFEST_REL = "data/protocol/utkface_val_128.csv"  # as weights manifests name it (repository-relative)
 RETURN_FILES, RETURN_FILE_BYTES, RETURN_TOTAL = 8, 16 * MiB, 64 * MiB  # the device tool's limits on $OUT
 CALL_MODELS = {"call1": ("generator",), "call2": ("gated", "gan", "context_encoder", "pixel")}
 #: Weights of call 2 that come back when they fit the return limits, in this order (only the flagship is
@@ -278,7 +279,8 @@ def score(models: dict[str, tuple[str, Path]], weights_dir: Path, data: dict[str
     ``models``: ``{preset: (weights name, checkpoint)}``. Writes ``records_<set>.csv.gz`` (fp16 + OpenCV),
     ``samples_<set>.npz`` and returns the fp16-vs-fp32 check and the evaluation header lines.
     """
-    from facelib.evaluate import CASE_FIELDS, evaluate_methods, load_checkpoint_method, summary_rows
+    from facelib.evaluate import (CASE_FIELDS, evaluate_methods, load_checkpoint_method, manifest_results,
+                                  results_key, summary_rows)
     from facelib.models import composite, mask_image
     from facelib.pretrained import load_pretrained, update_results
     from facelib.protocol import ProtocolDataset
@@ -315,14 +317,12 @@ def score(models: dict[str, tuple[str, Path]], weights_dir: Path, data: dict[str
             worst = max(abs(v) for v in diffs.values())
             checks.setdefault(model, {})[set_name] = {"max_abs_db": worst, "pass_0.05_db": worst <= 0.05,
                                                       "fp16_minus_fp32_db": diffs}
-            if set_name == "utkface":
-                update_results(name, {
-                    "protocol": "data/protocol/utkface_val_128.csv", "size": size, "cases": len(dataset),
-                    "hole_psnr_db": {f"{k} {b}": {x: r[x] for x in ("mean", "ci_lo", "ci_hi", "n")}
-                                     for (m, k, b), r in psnr.items() if m == LABELS[model]},
-                    "fp16_vs_fp32_max_abs_db": worst, "device": info["device"],
-                    "note": "scored with these fp16 weights (float32 arithmetic) by experiments/gpu_campaign.py",
-                }, weights_dir)
+            if set_name == "utkface":  # the one manifest layout, the same as python -m facelib.evaluate --record
+                entry = manifest_results(summary, LABELS[model], manifest=UTKFACE_MANIFEST_REL, size=size,
+                                         header=[f"device: {info['device']}", "scored with these fp16 weights "
+                                                 "(float32 arithmetic) by experiments/gpu_campaign.py",
+                                                 f"fp16 minus fp32 weights: at most {worst:.3f} dB hole PSNR"])
+                update_results(name, results_key(UTKFACE_MANIFEST_REL, size), entry, weights_dir)
         picks = sample_rows(rows)
         if picks:
             sample = ProtocolDataset(picks, faces, masks_root=data["masks"], size=size)

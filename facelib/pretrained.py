@@ -45,6 +45,7 @@ __all__ = [
     "WeightsIntegrityError",
     "resolve_weights_dir",
     "update_results",
+    "protocol_results",
     "available_weights",
     "load_manifest",
     "load_state_dict",
@@ -222,12 +223,32 @@ def export_weights(model: nn.Module, name: str, out_dir: str | os.PathLike, *, a
     return atomic_write_json(manifest, out / f"{name}.json")
 
 
-def update_results(name: str, results: Mapping[str, Any], weights_dir: str | os.PathLike | None = None) -> Path:
-    """Store protocol ``results`` in the manifest of ``name`` (the files and their sha256 stay as they are)."""
+def update_results(name: str, key: str, entry: Mapping[str, Any], weights_dir: str | os.PathLike | None = None) -> Path:
+    """Store one protocol run ``entry`` under ``results[key]`` in the manifest of ``name``; other keys and the
+    files with their sha256 stay as they are. ``entry`` is :func:`facelib.evaluate.manifest_results`'s layout
+    (``python -m facelib.evaluate --record`` calls this)."""
+    if not isinstance(entry, Mapping) or "hole_psnr" not in entry or "evaluated_at" not in entry:
+        raise ValueError(f"results entry for {name!r} is not in the manifest layout (needs 'evaluated_at' and "
+                         "'hole_psnr'): build it with facelib.evaluate.manifest_results")
     folder = resolve_weights_dir(weights_dir)
     manifest = load_manifest(name, folder)
-    manifest["results"] = dict(results)
+    manifest["results"] = {**manifest.get("results", {}), key: dict(entry)}
     return atomic_write_json(manifest, folder / f"{name}.json")
+
+
+def protocol_results(manifest: Mapping[str, Any], protocol: str = "utkface_val",
+                     size: int | None = None) -> dict[str, Any]:
+    """The manifest's results entry of one protocol (``results["<protocol>_<size>"]``, the layout of
+    :func:`facelib.evaluate.manifest_results`), at ``size`` or else at the model's own image size, else the
+    largest size it was scored at; ``{}`` when it was never scored on that protocol."""
+    runs = {k: v for k, v in (manifest.get("results") or {}).items()
+            if isinstance(v, Mapping) and k.rpartition("_")[0] == protocol and "hole_psnr" in v}
+    if not runs:
+        return {}
+    for want in (size, manifest.get("image_size")):
+        if want is not None and f"{protocol}_{int(want)}" in runs:
+            return dict(runs[f"{protocol}_{int(want)}"])
+    return dict(max(runs.values(), key=lambda v: int(v.get("evaluated_at", 0))))
 
 
 # ================================================================================================== CLI

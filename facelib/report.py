@@ -27,12 +27,19 @@ from .models import composite, mask_image
 from .protocol import UTKFACE_MANIFEST, ProtocolDataset, read_manifest
 from .viz import tint_hole
 
-__all__ = ["TABLE_GROUPS", "Results", "read_results", "results_table", "epoch_table", "plot_loss_curves",
+__all__ = ["TABLE_GROUPS", "Results", "headline", "read_results", "results_table", "epoch_table", "plot_loss_curves",
            "plot_by_bin", "sample_cases", "inpaint_all", "paired_verdict"]
 
 #: The README's columns: every irregular bin, the centre square and all free-form strokes.
 TABLE_GROUPS: tuple[tuple[str, str], ...] = (*(("irregular", f"{10 * i}-{10 * i + 10}%") for i in range(6)),
                                              ("center", "25%"), ("freeform", "all"))
+
+def headline(entry: Mapping[str, Any], metric: str = "hole_psnr") -> dict[str, dict[str, float]]:
+    """``{"irregular 0-10%": {"mean", "ci_lo", "ci_hi", "n"}, ...}``: the :data:`TABLE_GROUPS` of one protocol run
+    in a weights manifest (``facelib.pretrained.protocol_results``), in table order; ``{}`` when not scored."""
+    scored = entry.get(metric) or {}
+    return {f"{k} {b}": scored[f"{k} {b}"] for k, b in TABLE_GROUPS if f"{k} {b}" in scored}
+
 
 #: ``{(method, kind, bin, metric): {"mean", "ci_lo", "ci_hi", "n"}}``.
 Results = dict[tuple[str, str, str, str], dict[str, float]]

@@ -182,3 +182,57 @@ def test_evaluate_scores_committed_weights_like_their_model(exported, tmp_path, 
     assert "were trained at 32x32 but the evaluation is at 64x64" in capsys.readouterr().err
     assert E.main(["--pretrained", "nope", "--weights-dir", str(exported), *common]) == 1
     assert "no weights named 'nope'" in capsys.readouterr().err
+
+
+def test_record_writes_the_one_results_layout_that_readers_use(exported, tmp_path, capsys):
+    """``facelib.evaluate --record`` stores each model's numbers under ``results['<protocol>_<size>']`` in the
+    layout of ``manifest_results``; ``protocol_results`` and ``headline`` read it back; other keys survive."""
+    import numpy as np
+    from PIL import Image
+
+    from facelib import evaluate as E
+    from facelib import protocol as P
+    from facelib.pretrained import protocol_results, update_results
+    from facelib.report import headline
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(1)
+    names = [f"{i}.png" for i in range(4)]
+    for name in names:
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(faces / name)
+    manifest = P.write_manifest(P.build_manifest(names, 32, kinds=("center", "freeform")), tmp_path / "toy_32.csv")
+    update_results("tiny", "other_64", {"evaluated_at": 64, "hole_psnr": {}}, exported)
+    args = ["--pretrained", "tiny", "--weights-dir", str(exported), "--manifest", str(manifest), "--faces",
+            str(faces), "--out", str(tmp_path / "r"), "--vgg-weights", "off", "--n-boot", "20", "--no-progress",
+            "--device", "cpu", "--baseline", "telea"]
+    assert E.main([*args, "--record"]) == 0, capsys.readouterr().err
+    results = load_manifest("tiny", exported)["results"]
+    assert set(results) == {"other_64", "toy_32"}
+    entry = protocol_results(load_manifest("tiny", exported), "toy")
+    assert entry["evaluated_at"] == 32 and entry["cases"] == 8
+    assert any(line.startswith("command: python -m facelib.evaluate") for line in entry["header"])
+    assert set(entry) >= {"hole_psnr", "hole_l1", "ssim"} and "perceptual" not in entry  # no VGG19 this time
+    assert list(headline(entry)) == ["center 25%", "freeform all"]
+    assert entry["hole_psnr"]["center 25%"]["n"] == 4
+    # The numbers are the evaluation's own: the same as its results.csv.
+    from facelib.report import read_results
+    table = read_results(tmp_path / "r" / "results.csv")
+    assert entry["hole_psnr"]["center 25%"]["mean"] == pytest.approx(table[("tiny", "center", "25%", "hole_psnr")]["mean"])
+    # A baseline has no manifest; --record without --pretrained is one clear line.
+    assert E.main([a for a in args if a not in ("--pretrained", "tiny")] + ["--record"]) == 1
+    assert "--record stores numbers in weights manifests" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not in the manifest layout"):
+        update_results("tiny", "bad_64", {"mean": 1.0}, exported)
+
+
+def test_protocol_results_prefers_the_model_size():
+    from facelib.pretrained import protocol_results
+
+    m = {"image_size": 64, "results": {"utkface_val_128": {"evaluated_at": 128, "hole_psnr": {"a": 1}},
+                                       "utkface_val_64": {"evaluated_at": 64, "hole_psnr": {"a": 2}},
+                                       "celeba_hq_sample_64": {"evaluated_at": 64, "hole_psnr": {"a": 3}}}}
+    assert protocol_results(m)["hole_psnr"] == {"a": 2}
+    assert protocol_results(m, size=128)["hole_psnr"] == {"a": 1}
+    assert protocol_results(m, "celeba_hq_sample")["hole_psnr"] == {"a": 3}
+    assert protocol_results({"results": {}}) == {}

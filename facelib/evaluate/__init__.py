@@ -33,9 +33,12 @@ from .methods import find_checkpoints, load_checkpoint_method, load_pretrained_m
 from .results import (
     CASE_FIELDS,
     CENTER_METRICS,
+    MANIFEST_METRICS,
     TABLE_METRICS,
     compare_sentence,
+    manifest_results,
     markdown_report,
+    results_key,
     summary_rows,
     write_results,
 )
@@ -51,6 +54,9 @@ __all__ = [
     "evaluate_methods",
     "summary_rows",
     "markdown_report",
+    "manifest_results",
+    "results_key",
+    "MANIFEST_METRICS",
     "write_results",
     "load_checkpoint_method",
     "load_pretrained_method",

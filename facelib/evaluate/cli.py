@@ -16,7 +16,7 @@ from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, re
 from ..vgg import VGG19Features
 from ..viz import describe_hardware
 from .methods import load_checkpoint_method, load_pretrained_method
-from .results import write_results
+from .results import manifest_results, results_key, summary_rows, write_results
 from .scoring import Method, evaluate_methods
 
 __all__ = ["build_parser", "main"]
@@ -33,6 +33,12 @@ def _parse_checkpoint(spec: str) -> tuple[str, Path]:
     path = Path(spec)
     name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
     return name or str(path), path
+
+
+def _repo_relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository when it lies inside it (a manifest then names a committed file)."""
+    here, root = Path(path).resolve(), Path(__file__).resolve().parents[2]
+    return here.relative_to(root).as_posix() if here.is_relative_to(root) else str(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--record", action="store_true",
+                        help="also store each --pretrained model's numbers in its weights manifest, under "
+                             "results['<protocol>_<size>'] (e.g. utkface_val_64), the one layout notebooks read")
     return parser
 
 
@@ -80,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.checkpoint and not baselines and not pretrained:
             raise ValueError("nothing to evaluate: pass --pretrained NAME, --checkpoint NAME=PATH and/or "
                              "--baseline telea ns")
+        if args.record and not pretrained:
+            raise ValueError("--record stores numbers in weights manifests: pass the models with --pretrained NAME")
         if args.faces is None:
             raise ValueError("no faces folder: pass --faces (or set FACELIB_UTKFACE for the UTKFace manifest)")
         rows = read_manifest(args.manifest)
@@ -123,7 +134,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
             "command: python -m facelib.evaluate " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         ]
-        paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed)
+        summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed)
+        paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed, summary=summary)
+        if args.record:
+            from ..pretrained import update_results
+
+            key = results_key(args.manifest, dataset.size)
+            manifest = _repo_relative(args.manifest)
+            for name in pretrained:
+                entry = manifest_results(summary, name, manifest=manifest, size=dataset.size, header=header)
+                print(f"recorded {key} in {update_results(name, key, entry, args.weights_dir)}")
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

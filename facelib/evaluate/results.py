@@ -13,7 +13,8 @@ from .. import metrics as M
 from ..checkpoint import atomic_write_text
 from ..protocol import group_order
 
-__all__ = ["CASE_FIELDS", "CENTER_METRICS", "TABLE_METRICS", "markdown_report", "summary_rows", "write_results"]
+__all__ = ["CASE_FIELDS", "CENTER_METRICS", "MANIFEST_METRICS", "TABLE_METRICS", "manifest_results", "markdown_report",
+           "results_key", "summary_rows", "write_results"]
 
 #: Metrics of the main Markdown tables: (record key, title).
 TABLE_METRICS: tuple[tuple[str, str], ...] = (
@@ -26,6 +27,8 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (
 #: The Context Encoder paper's centre-region metrics: (record key, column title, scale factor).
 CENTER_METRICS: tuple[tuple[str, str, float], ...] = (
     ("hole_l1", "mean L1 (%)", 100.0), ("hole_l2", "mean L2 (%)", 100.0), ("hole_psnr", "PSNR (dB)", 1.0))
+#: The metrics a weights manifest keeps for each protocol group (see :func:`manifest_results`).
+MANIFEST_METRICS: tuple[str, ...] = ("hole_psnr", "hole_l1", "ssim", "perceptual")
 CASE_FIELDS: tuple[str, ...] = ("method", "case_id", "face", "kind", "mask_id", "bin", "hole_ratio", *M.METRICS)
 
 
@@ -96,17 +99,19 @@ def _csv_text(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
 
 
 def write_results(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, header: Sequence[str] = (),
-                  n_boot: int = 1000, seed: int = 0) -> dict[str, Path]:
+                  n_boot: int = 1000, seed: int = 0,
+                  summary: Sequence[dict[str, Any]] | None = None) -> dict[str, Path]:
     """Write ``results.md``, ``results.csv`` and ``cases.csv`` into ``out_dir``; returns their paths.
 
     All three texts are built in memory first, so an error (or Ctrl-C) while computing them leaves the previous
     files untouched; then each file is replaced atomically (``facelib.checkpoint.atomic_write_text``): a reader
-    never sees a half-written file, only the old or the new one.
+    never sees a half-written file, only the old or the new one. ``summary``: :func:`summary_rows` of
+    ``records`` when the caller has it already (the bootstrap is not run twice).
     """
     if not records:
         raise ValueError("no records to write (no case was scored)")
     out = Path(out_dir)
-    summary = summary_rows(records, n_boot=n_boot, seed=seed)
+    summary = summary_rows(records, n_boot=n_boot, seed=seed) if summary is None else summary
     texts = {
         "markdown": (out / "results.md", markdown_report(summary, header)),
         "csv": (out / "results.csv",
@@ -130,3 +135,39 @@ def compare_sentence(a: str, a_stats: Mapping[str, float], b: str, b_stats: Mapp
     verdict = ("the 95% intervals overlap: this test set does not separate them" if overlap
                else "the 95% intervals do not overlap")
     return f"{where}: {lead} is ahead of {trail} by {abs(diff):.2f} {unit} ({verdict})"
+
+
+def results_key(manifest: str | os.PathLike, size: int) -> str:
+    """The key of a protocol run in a weights manifest's ``results``: the protocol manifest's name without its
+    build size, then the evaluation size (``data/protocol/utkface_val_128.csv`` at 64 -> ``utkface_val_64``)."""
+    stem = Path(manifest).stem
+    base, _, tail = stem.rpartition("_")
+    return f"{base if tail.isdigit() and base else stem}_{int(size)}"
+
+
+def manifest_results(summary: Sequence[dict[str, Any]], method: str, *, manifest: str | os.PathLike, size: int,
+                     header: Sequence[str] = (), metrics: Sequence[str] = MANIFEST_METRICS) -> dict[str, Any]:
+    """One protocol run of ``method`` in the single layout every weights manifest uses under ``results[key]``
+    (``key`` from :func:`results_key`; ``python -m facelib.evaluate --record`` is what writes it)::
+
+        {"manifest": "data/protocol/utkface_val_128.csv", "evaluated_at": 64, "cases": 6000,
+         "header": [...the evaluation's header lines: data, weights, device, date, command...],
+         "hole_psnr": {"irregular 0-10%": {"mean", "ci_lo", "ci_hi", "n"}, ..., "center 25%": ..., "freeform all": ...},
+         "hole_l1": {...}, "ssim": {...}, "perceptual": {...}}
+
+    Groups are ``"<kind> <bin>"`` for every bin scored plus ``"<kind> all"``; a metric the run did not compute
+    (no VGG19: no perceptual) is left out. Raises ValueError when ``method`` is not in ``summary``.
+    """
+    rows = [r for r in summary if r["method"] == method and r["n"]]
+    if not rows:
+        raise ValueError(f"no results for method {method!r} in this evaluation (methods: "
+                         f"{', '.join(dict.fromkeys(r['method'] for r in summary))})")
+    entry: dict[str, Any] = {"manifest": Path(manifest).as_posix(), "evaluated_at": int(size),
+                             "cases": int(sum(r["n"] for r in rows if r["metric"] == "ssim" and r["bin"] == "all")),
+                             "header": list(header)}
+    for metric in metrics:
+        groups = {f"{r['kind']} {r['bin']}": {k: float(r[k]) for k in ("mean", "ci_lo", "ci_hi", "n")}
+                  for r in rows if r["metric"] == metric}
+        if groups:
+            entry[metric] = groups
+    return entry
