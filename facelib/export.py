@@ -12,21 +12,28 @@ from typing import Any
 
 from .checkpoint import load_checkpoint
 from .models import generator_options
-from .pretrained import export_weights
+from .pretrained import export_weights, load_manifest
 from .train import load_generator
 
-__all__ = ["checkpoint_to_weights"]
+__all__ = ["checkpoint_to_weights", "start_of"]
 
 
 def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str | os.PathLike, *,
                           command: str = "", description: str = "", data_note: str = "", split_note: str = "", device_note: str = "",
                           init_from: str | None = None, code_commit: str = "",
-                          extra: Mapping[str, Any] | None = None) -> Path:
+                          extra: Mapping[str, Any] | None = None,
+                          init_weights_dir: str | os.PathLike | None = None) -> Path:
     """Export the generator of ``checkpoint`` as fp16 weights named ``name`` in ``out_dir``; returns the manifest.
 
     The manifest records the run's full ``TrainConfig``, its per-epoch history (train/val pixel and perceptual
     losses), completed epochs and steps, and the words given here for the command, data, device and origin;
     ``extra`` adds or replaces recipe fields (e.g. a budgeted GPU run's time budget and stop reason).
+
+    The budget is stated in full: ``epochs``, ``steps`` and ``images_seen`` count every epoch behind these
+    weights; ``start`` says where the run began (from scratch, or the committed weights it was initialised from,
+    with their sha256 and budget; the optimiser then starts afresh) and ``this_run`` what the checkpoint's own run
+    added. A run initialised from weights ``NAME`` reads ``NAME``'s manifest in ``init_weights_dir`` (default:
+    the weights folder), so export before those weights are replaced.
     """
     path = Path(checkpoint)
     if not path.is_file():
@@ -35,21 +42,33 @@ def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str
     ckpt = load_checkpoint(path, map_location="cpu")
     model, config = load_generator(path)
     history = list(ckpt.get("history", []))
+    own_epochs, own_steps = sum(1 for row in history if row.get("complete", True)), int(ckpt["global_step"])
+    start = start_of(config.init_from, init_weights_dir)
+    prior = start.get("training", {})
+    # A run that started from committed weights continues their schedule: its budget and its per-epoch table
+    # count the earlier epochs too (their rows first, this run's renumbered after them).
+    offset = int(prior.get("epochs", 0))
+    history = ([{**row, "run": start["weights"]} for row in prior.get("history", [])]
+               + [{**row, "epoch": int(row["epoch"]) + offset} for row in history])
+    images = own_steps * config.batch_size + int(prior.get("images_seen", 0))
     training: dict[str, Any] = {
         "preset_config": config.to_dict(),
         "data": data_note or str(config.data),
         "split": split_note,
         "masks": f"{config.mask_kind}" + (" incl. NVIDIA irregular masks" if config.mask_root else ""),
-        "epochs": sum(1 for row in history if row.get("complete", True)),
-        "steps": int(ckpt["global_step"]),
+        "epochs": offset + own_epochs,
+        "steps": int(prior.get("steps", 0)) + own_steps,
+        "images_seen": images,
         "batch_size": config.batch_size,
+        "start": {k: v for k, v in start.items() if k != "training"},
+        "this_run": {"epochs": own_epochs, "steps": own_steps, "images_seen": own_steps * config.batch_size},
         "history": history,
         "command": command,
         "device": device_note,
         "code_commit": code_commit,
         "torch": ckpt.get("torch_version"),
         "trained_until": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "init_from": init_from,
+        "init_from": init_from or config.init_from,
         "checkpoint": path.name,
         **(extra or {}),
     }
@@ -57,3 +76,19 @@ def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str
                                                                         config.widths, config.num_residual)}
     return export_weights(model, name, out_dir, architecture=architecture, image_size=config.image_size,
                           training=training, description=description)
+
+
+def start_of(init_from: str | None, weights_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Where a run began: ``{"from": "scratch"}``, a checkpoint file, or committed weights with their budget,
+    sha256 and (under ``"training"``, for the caller) their recipe and per-epoch history."""
+    if init_from is None:
+        return {"from": "scratch"}
+    if Path(init_from).suffix == ".pt":
+        return {"from": "checkpoint", "checkpoint": str(init_from),
+                "note": "initialised from a training checkpoint's generator; its budget is not recorded here"}
+    m = load_manifest(init_from, weights_dir)
+    t = m.get("training", {})
+    return {"from": "weights", "weights": init_from, "sha256": [f["sha256"] for f in m["files"]],
+            "epochs": t.get("epochs"), "steps": t.get("steps"),
+            "optimiser": "fresh: only the generator's weights carry over (no optimiser state)",
+            "training": {**t, "images_seen": t.get("images_seen", (t.get("steps") or 0) * (t.get("batch_size") or 0))}}

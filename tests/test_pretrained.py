@@ -236,3 +236,31 @@ def test_protocol_results_prefers_the_model_size():
     assert protocol_results(m, size=128)["hole_psnr"] == {"a": 1}
     assert protocol_results(m, "celeba_hq_sample")["hole_psnr"] == {"a": 3}
     assert protocol_results({"results": {}}) == {}
+
+
+def test_a_continued_run_states_its_whole_budget_and_start(tiny_run, tmp_path, monkeypatch):
+    """Weights trained on from other committed weights (init_from) count the earlier epochs in their budget and
+    per-epoch table, and name their start with its sha256; a fresh run says it started from scratch."""
+    base_dir = tmp_path / "w"
+    checkpoint_to_weights(tiny_run, "base", base_dir, command="python -m facelib.train ...")
+    base = load_manifest("base", base_dir)
+    assert base["training"]["start"] == {"from": "scratch"}
+    assert base["training"]["images_seen"] == base["training"]["steps"] * base["training"]["batch_size"]
+    monkeypatch.setenv("FACELIB_WEIGHTS", str(base_dir))
+    out = tmp_path / "cont"
+    cfg = TrainConfig.preset("generator", data="synthetic", n_synthetic=8, image_size=32, batch_size=2,
+                             max_steps=3, widths=(8, 16, 32), num_residual=1, vgg_weights=None,
+                             max_val_images=2, out_dir=str(out), init_from="base")
+    train(cfg, progress=False, figures=False)
+    checkpoint_to_weights(out / "checkpoints" / "last.pt", "cont", tmp_path / "w2")
+    t = load_manifest("cont", tmp_path / "w2")["training"]
+    assert t["start"]["from"] == "weights" and t["start"]["weights"] == "base"
+    assert t["start"]["sha256"] == [f["sha256"] for f in base["files"]]
+    assert t["start"]["steps"] == base["training"]["steps"] and "fresh" in t["start"]["optimiser"]
+    assert t["this_run"]["steps"] == 3 and t["steps"] == base["training"]["steps"] + 3
+    assert t["images_seen"] == base["training"]["images_seen"] + 3 * 2
+    assert t["epochs"] == base["training"]["epochs"] + t["this_run"]["epochs"]
+    n_base = len(base["training"]["history"])
+    assert [r.get("run") for r in t["history"][:n_base]] == ["base"] * n_base
+    assert [r["epoch"] for r in t["history"][n_base:]] == [base["training"]["epochs"] + r
+                                                            for r in range(1, len(t["history"]) - n_base + 1)]
