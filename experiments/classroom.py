@@ -17,6 +17,7 @@ Needs FACELIB_UTKFACE, FACELIB_MASKS and (for the cross-dataset check) FACELIB_C
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -33,27 +34,86 @@ RESULTS = ROOT / "results" / "classroom-64"
 CELEBA_MANIFEST = ROOT / "data" / "protocol" / "celeba_hq_sample_128.csv"
 EVAL_SIZE = 64
 
+#: The adversarial weight of ``gan``: the gan preset's 0.01 until the pilot (``pilot`` / ``pilot-report`` stages,
+#: results/gan-pilot/) picks one.
+GAN_ADV_WEIGHT = "0.01"
+#: The GAN pilot: from the flagship's epoch-6 weights, a few steps on a subset for each adversarial weight (0: the
+#: control arm, no discriminator), everything else as the classroom recipe (smaller mask bank and validation).
+PILOT_WEIGHTS: tuple[str, ...] = ("0", "0.003", "0.01", "0.03")
+PILOT_FLAGS: tuple[str, ...] = ("--mask-bank-size", "2048", "--max-train-images", "4096", "--max-val-images", "256",
+                                "--max-steps", "150", "--checkpoint-every", "50", "--log-every", "25")
+PILOT_RUNS = ROOT / "runs" / "pilot"
+PILOT_RESULTS = ROOT / "results" / "gan-pilot"
 #: Options shared by every classroom run (``python -m facelib.train`` flags).
 COMMON: tuple[str, ...] = (
     "--image-size", "64", "--batch-size", "16", "--amp", "bf16", "--channels-last", "true", "--gpu-cache",
     "--mask-bank-size", "8192", "--device", "cpu", "--max-val-images", "512", "--checkpoint-every", "100",
     "--save-epoch-checkpoints", "--log-every", "50",
 )
-#: Per model: the preset, the planned epochs, extra flags, and a one-line description for the manifest.
+#: Per model: the epochs of its run, where the run starts (``init_from``: committed weights, read from the
+#: worktree the run trains in, so replacing weights/ later never changes a running start), its run folder, extra
+#: flags, and a one-line description for the manifest.
 MODELS: dict[str, dict] = {
-    "generator": {"epochs": 10, "extra": (), "about": "the flagship: L1 + 0.001 x VGG19 perceptual loss"},
-    "gated": {"epochs": 2, "extra": (), "about": "gated convolutions (DeepFill v2 layers), same losses"},
-    "gan": {"epochs": 2, "extra": (), "about": "L1 + VGG19 + 0.01 x hinge PatchGAN (spectral norm)"},
-    "context_encoder": {"epochs": 2, "extra": (), "about": "Pathak et al. 2016: centre hole, L2 + 0.001 adversarial"},
+    # The flagship's first 6 epochs ran from scratch (command in its manifest); epochs 7-10 continue from those
+    # weights with a fresh optimiser, and are the control arm of the GAN ablation.
+    "generator": {"epochs": 4, "init_from": "generator", "run": "generator_cont", "extra": (),
+                  "about": "the flagship: L1 + 0.001 x VGG19 perceptual loss"},
+    "gated": {"epochs": 6, "init_from": None, "run": "gated", "extra": (),
+              "about": "gated convolutions (DeepFill v2 layers, 4 residual blocks), the flagship's losses, from scratch"},
+    # The ablation: the flagship's epoch-6 weights plus a hinge PatchGAN, everything else as the control arm.
+    "gan": {"epochs": 4, "init_from": "generator", "run": "gan", "extra": ("--adv-weight", GAN_ADV_WEIGHT),
+            "about": f"the flagship + {GAN_ADV_WEIGHT} x hinge PatchGAN (spectral norm) from its epoch-6 weights"},
+    "context_encoder": {"epochs": 10, "init_from": None, "run": "context_encoder", "extra": (),
+                        "about": "Pathak et al. 2016: centre hole, 0.999 x L2 + 0.001 x adversarial, from scratch"},
 }
 
 
 def train_command(model: str) -> list[str]:
     """The exact ``python -m facelib.train`` command of a classroom model (``--resume`` continues a run)."""
     spec = MODELS[model]
+    start = ("--init-from", spec["init_from"]) if spec["init_from"] else ()
     return [sys.executable, "-m", "facelib.train", "--model", model, "--data", env_dir("FACELIB_UTKFACE"),
-            "--mask-root", env_dir("FACELIB_MASKS"), *COMMON, "--epochs", str(spec["epochs"]), *spec["extra"],
-            "--out-dir", str(RUNS / model), "--resume"]
+            "--mask-root", env_dir("FACELIB_MASKS"), *COMMON, "--epochs", str(spec["epochs"]), *start,
+            *spec["extra"], "--out-dir", str(RUNS / spec["run"]), "--resume"]
+
+
+def pilot_command(weight: str) -> list[str]:
+    """One arm of the GAN pilot (``weight`` "0": the control arm, the flagship's losses alone)."""
+    arm = ["--model", "generator"] if float(weight) == 0 else ["--model", "gan", "--adv-weight", weight]
+    return [sys.executable, "-m", "facelib.train", *arm, "--init-from", "generator", "--data",
+            env_dir("FACELIB_UTKFACE"), "--mask-root", env_dir("FACELIB_MASKS"), *COMMON, *PILOT_FLAGS,
+            "--epochs", "1", "--out-dir", str(PILOT_RUNS / pilot_arm(weight)), "--resume"]
+
+
+def pilot_arm(weight: str) -> str:
+    return "control" if float(weight) == 0 else f"gan_w{weight}"
+
+
+def pilot_report(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS) -> Path:
+    """``results/gan-pilot/pilot.md``: each arm's validation losses after the pilot's steps, and its D/G balance."""
+    rows = []
+    for weight in PILOT_WEIGHTS:
+        path = runs / pilot_arm(weight) / "history.json"
+        if not path.is_file():
+            rows.append(f"| {weight} | not run | | | | |")
+            continue
+        last = json.loads(path.read_text(encoding="utf-8"))[-1]
+        d = last.get("train_d_loss")
+        rows.append(f"| {weight} | {last['global_step']} | {last['val_pixel']:.4f} | {last['val_perceptual']:.2f} | "
+                    f"{'-' if d is None else f'{d:.3f}'} | {last.get('train_d_real_acc', float('nan')):.2f} / "
+                    f"{last.get('train_d_fake_acc', float('nan')):.2f} |")
+    text = "\n".join([
+        "# GAN pilot: which adversarial weight for `gan`", "",
+        f"From the committed 6-epoch `generator` weights (fresh optimiser), each arm trained with "
+        f"`{' '.join(PILOT_FLAGS)}` on UTKFace at 64x64 (hinge PatchGAN with spectral norm, the gan preset; weight "
+        f"0 = no discriminator), then validated on the first 256 validation faces with fixed holes. Commands: "
+        "`python experiments/classroom.py pilot` prints them.", "",
+        "| adversarial weight | steps | val pixel | val perceptual | D loss (train) | D accuracy real / fake |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |", *rows, ""])
+    out.mkdir(parents=True, exist_ok=True)
+    from facelib.checkpoint import atomic_write_text
+
+    return atomic_write_text(text, out / "pilot.md")
 
 
 def printable(cmd: list[str]) -> str:
@@ -61,12 +121,15 @@ def printable(cmd: list[str]) -> str:
     return " ".join(["python" if c == sys.executable else shlex.quote(c) for c in cmd]).replace(str(ROOT) + "/", "")
 
 
-def export(model: str, epoch: int | None, code_commit: str, device_note: str, runs: Path = RUNS) -> Path:
-    """Export ``runs/MODEL/checkpoints/epoch_K.pt`` (or last.pt) to the weights folder (FACELIB_WEIGHTS or weights/)."""
+def export(model: str, epoch: int | None, code_commit: str, device_note: str, runs: Path = RUNS,
+           init_weights_dir: Path | None = None) -> Path:
+    """Export ``runs/RUN/checkpoints/epoch_K.pt`` (or last.pt) to the weights folder (FACELIB_WEIGHTS or weights/);
+    a run that started from committed weights reads their manifest in ``init_weights_dir`` (default: the weights
+    folder; pass the training worktree's ``weights/`` when those were replaced since)."""
     from facelib.export import checkpoint_to_weights
     from facelib.pretrained import resolve_weights_dir
 
-    folder = runs / model / "checkpoints"
+    folder = runs / MODELS[model]["run"] / "checkpoints"
     ckpt = folder / (f"epoch_{epoch}.pt" if epoch else "last.pt")
     # The planned schedule next to what was exported: the learning rate is constant (no scheduler), so an
     # export after epoch K of the planned N is the same model a run of --epochs K would have written.
@@ -75,7 +138,8 @@ def export(model: str, epoch: int | None, code_commit: str, device_note: str, ru
         ckpt, model, resolve_weights_dir(), command=printable(train_command(model)), description=MODELS[model]["about"],
         data_note="UTKFace (Zhang et al. 2017), aligned and cropped faces at 64x64",
         split_note="train: the 21,708 faces not listed in data/splits/utkface_val.txt; val: the first 512 of "
-                   "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit, extra=planned)
+                   "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit, extra=planned,
+        init_weights_dir=init_weights_dir)
 
 
 def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = None) -> None:
@@ -106,7 +170,7 @@ def celeba_dir(results: Path) -> Path:
 def goal_check(results: dict, model: str = "generator") -> list[str]:
     """The issue's goals for the flagship, each said with its numbers: ahead of the better OpenCV method in every
     group (by >= 1 dB hole PSNR from 10% holes up, on the centre square and on free-form strokes), ahead on the
-    perceptual distance everywhere, and ahead of the Context Encoder on the centre square."""
+    perceptual distance everywhere. (The Context Encoder is judged at equal epochs: :func:`centre_check`.)"""
     lines = []
     for k, b in GROUPS:
         ours = results[(model, k, b, "hole_psnr")]["mean"]
@@ -117,12 +181,44 @@ def goal_check(results: dict, model: str = "generator") -> list[str]:
         verdict = "met" if ours - best_cv > need and p_ours < p_cv else "NOT met"
         lines.append(f"- {k} {b}: hole PSNR {ours:.2f} vs the better OpenCV {best_cv:.2f} dB ({ours - best_cv:+.2f}, "
                      f"goal > +{need:.0f}); perceptual {p_ours:.1f} vs {p_cv:.1f}: {verdict}")
-    ce = results.get(("context_encoder", "center", "25%", "hole_psnr"))
-    if ce is not None:
-        ours = results[(model, "center", "25%", "hole_psnr")]["mean"]
-        lines.append(f"- centre square vs the Context Encoder: {ours:.2f} vs {ce['mean']:.2f} dB ({ours - ce['mean']:+.2f}):"
-                     f" {'met' if ours > ce['mean'] else 'NOT met'}")
     return lines
+
+
+EQUAL_EPOCHS = ROOT / "results" / "context-encoder-equal-epochs"
+
+
+def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Path:
+    """The Context Encoder's checkpoint after ``epoch`` epochs against the committed generator, which must have
+    trained exactly as many epochs (the fairness rule), on all 2,000 centre-square cases at 64x64."""
+    from facelib.evaluate import main as evaluate_main
+    from facelib.pretrained import load_manifest
+
+    have = load_manifest("generator")["training"]["epochs"]
+    if have != epoch:
+        sys.exit(f"error: the committed generator has {have} epochs: compare at --epoch {have}")
+    ckpt = runs / "context_encoder" / "checkpoints" / f"epoch_{epoch}.pt"
+    args = ["--size", str(EVAL_SIZE), "--kinds", "center", "--pretrained", "generator", "--checkpoint",
+            f"context_encoder={ckpt}", "--faces", env_dir("FACELIB_UTKFACE"), "--batch-size", "32", "--out", str(out)]
+    if evaluate_main(args) != 0:
+        sys.exit(f"evaluation into {out} failed")
+    from facelib.checkpoint import atomic_write_json, load_checkpoint
+
+    steps = int(load_checkpoint(ckpt)["global_step"])
+    atomic_write_json({"epochs": epoch, "generator": "weights/generator.json (from scratch)",
+                       "context_encoder": {"checkpoint": printable([str(ckpt)]), "steps": steps,
+                                           "start": "scratch"}}, out / "budget.json")
+    return out
+
+
+def centre_check(equal: dict, epochs: int) -> str:
+    """The flagship against the Context Encoder on the centre square, both after ``epochs`` epochs on the same
+    faces from scratch: the difference and whether the 95% intervals separate them."""
+    from facelib.evaluate import compare_sentence
+
+    key = ("center", "25%", "hole_psnr")
+    return "- " + compare_sentence("generator", equal[("generator", *key)], "context_encoder",
+                                   equal[("context_encoder", *key)], f"centre square, both after {epochs} epochs "
+                                   "from scratch on the same 21,708 faces")
 
 
 def figures(results: Path, folder: Path, names: list[str], cases: str) -> list[Path]:
@@ -164,6 +260,18 @@ def figures(results: Path, folder: Path, names: list[str], cases: str) -> list[P
     return made
 
 
+def centre_section(folder: Path = EQUAL_EPOCHS) -> str:
+    """The report's Context Encoder paragraph, from ``python experiments/classroom.py equal-epochs`` when it ran."""
+    from facelib.report import read_results
+
+    if not (folder / "results.csv").is_file():
+        return "not measured: run `python experiments/classroom.py equal-epochs --epoch K` (K = the generator's epochs)"
+    header = [ln[2:] for ln in (folder / "results.md").read_text(encoding="utf-8").splitlines()
+              if ln.startswith(("- weights:", "- command:"))]
+    epochs = json.loads((folder / "budget.json").read_text(encoding="utf-8"))["epochs"]
+    return "\n".join([centre_check(read_results(folder / "results.csv"), epochs), *(f"- {h}" for h in header)])
+
+
 def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Path:
     """Write ``results/summary.md`` and the figures (each model's numbers went into its weights manifest when
     ``evaluate`` ran: ``python -m facelib.evaluate --record``)."""
@@ -181,6 +289,7 @@ def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Pat
         "## VGG19 perceptual distance (lower is better)", results_table(utk, "perceptual", digits=1),
         "## The flagship against the goals", "\n".join(goal_check(utk)) if ("generator", "center", "25%",
                                                                             "hole_psnr") in utk else "no generator",
+        "## The Context Encoder at equal epochs (the 2,000 centre cases)", centre_section(),
         "## Cross-dataset: the 56 CelebA-HQ sample faces (hole PSNR)", results_table(celeba, "hole_psnr", celeba_groups),
     ])
     names = [n for n in MODELS if n in available_weights()]
@@ -205,11 +314,18 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("evaluate")
     ev.add_argument("--models", nargs="+", default=None, help="weights names (default: all classroom weights)")
     ev.add_argument("--per-bin", type=int, default=None, help="first N cases per group only (a preview)")
+    eq = sub.add_parser("equal-epochs", help="context_encoder epoch_K.pt vs the committed K-epoch generator, centre")
+    eq.add_argument("--epoch", type=int, required=True, help="K: the committed generator's epochs")
+    eq.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
+    sub.add_parser("pilot", help="print the GAN pilot's commands (one per adversarial weight)")
+    sub.add_parser("pilot-report", help="results/gan-pilot/pilot.md from the pilot's runs")
     rep = sub.add_parser("report")
     rep.add_argument("--figures", type=Path, default=ROOT / "figures", help="figures folder (default: %(default)s)")
     for p in (ev, rep):
         p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default: %(default)s)")
     ex.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
+    ex.add_argument("--init-weights-dir", type=Path, default=None,
+                    help="where the weights a run started from are (default: the weights folder)")
     args = parser.parse_args(argv)
     if args.stage == "command":
         print(printable(train_command(args.model)))
@@ -217,9 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(train_command(args.model), cwd=ROOT)
     elif args.stage == "export":
         try:
-            print(f"wrote {export(args.model, args.epoch, args.code_commit, args.device_note, args.runs)}")
+            path = export(args.model, args.epoch, args.code_commit, args.device_note, args.runs, args.init_weights_dir)
+            print(f"wrote {path}")
         except (FileNotFoundError, ValueError) as err:
             sys.exit(f"error: {err}")
+    elif args.stage == "pilot":
+        print("\n".join(printable(pilot_command(w)) for w in PILOT_WEIGHTS))
+    elif args.stage == "pilot-report":
+        print(pilot_report().read_text(encoding="utf-8"))
+    elif args.stage == "equal-epochs":
+        print(f"wrote {equal_epochs(args.epoch, args.runs)}")
     elif args.stage == "evaluate":
         from facelib.pretrained import available_weights
 

@@ -89,6 +89,7 @@ def start_of(init_from: str | None, weights_dir: str | os.PathLike | None = None
     m = load_manifest(init_from, weights_dir)
     t = m.get("training", {})
     return {"from": "weights", "weights": init_from, "sha256": [f["sha256"] for f in m["files"]],
-            "epochs": t.get("epochs"), "steps": t.get("steps"),
+            "epochs": t.get("epochs"), "steps": t.get("steps"), "command": t.get("command"),
+            "code_commit": t.get("code_commit"), "device": t.get("device"),
             "optimiser": "fresh: only the generator's weights carry over (no optimiser state)",
             "training": {**t, "images_seen": t.get("images_seen", (t.get("steps") or 0) * (t.get("batch_size") or 0))}}
