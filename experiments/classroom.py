@@ -83,7 +83,8 @@ def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = No
     (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all)."""
     from facelib.evaluate import main as evaluate_main
 
-    base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32"]
+    base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32",
+            "--overwrite"]  # this stage regenerates the committed tables
     subset = ["--per-bin", str(per_bin)] if per_bin else []
     runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
             (celeba_dir(results), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest", str(CELEBA_MANIFEST)])]

@@ -479,3 +479,198 @@ def test_skip_corrupt_is_reachable_from_the_command_line(tmp_path: Path, faces: 
     assert "--skip-corrupt" in one_line(capsys.readouterr().err)
     with pytest.warns(UserWarning, match="skipping unreadable image"):
         assert _train(*_train_args(tmp_path / "run2", *common, "--skip-corrupt", data=str(faces))) == 0
+
+
+# ================================================================================ issue 23: nothing silently wrong
+def _hole(size: int = SIZE) -> np.ndarray:
+    """A (size, size) 0/1 array with a square hole of 9/64 of the image."""
+    hole = np.zeros((size, size), np.uint8)
+    hole[8:20, 8:20] = 1
+    return hole
+
+
+def _mask_files(folder: Path) -> dict[str, Path]:
+    """The same hole saved in the conventions users have, plus the ones that cannot be read unambiguously."""
+    folder.mkdir(exist_ok=True)
+    hole = _hole()
+    rgba, red = np.zeros((SIZE, SIZE, 4), np.uint8), np.zeros((SIZE, SIZE, 3), np.uint8)
+    rgba[..., 3], red[..., 0] = hole * 255, hole * 255
+    arrays = {"0-255": hole * 255, "0-1": hole, "grey": hole * 90, "alpha": rgba, "red": red,
+              "blank": np.zeros((SIZE, SIZE), np.uint8), "full": np.full((SIZE, SIZE), 255, np.uint8),
+              "soft": (hole * 255).astype(np.uint8) // 2 + np.arange(SIZE, dtype=np.uint8)[None, :],
+              "wide": np.zeros((SIZE, SIZE + 8), np.uint8) + np.pad(hole * 255, ((0, 0), (0, 8)))}
+    paths = {}
+    for name, arr in arrays.items():
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(arr.astype(np.uint8)).save(paths[name])
+    return paths
+
+
+def test_masks_in_other_conventions_read_as_the_same_hole(tmp_path: Path):
+    """Cause 1: 0/1, grey, red-only and alpha holes read as 'no hole' before."""
+    from facelib.masks import load_mask
+
+    paths = _mask_files(tmp_path / "m")
+    expected = torch.from_numpy(_hole().astype(np.float32))[None]
+    for name in ("0-255", "0-1", "grey", "alpha", "red"):
+        assert torch.equal(load_mask(paths[name]), expected), name
+        assert torch.equal(load_mask(paths[name], 16), load_mask(paths["0-255"], 16)), name
+    assert torch.equal(load_mask(paths["red"], channel="R"), expected)
+
+
+@pytest.mark.parametrize("name, words", [("blank", "is blank"), ("full", "is blank"), ("soft", "not two-level"),
+                                         ("wide", "not square")])
+def test_masks_that_cannot_be_read_unambiguously_are_refused(tmp_path: Path, name: str, words: str):
+    from facelib.masks import load_mask
+
+    path = _mask_files(tmp_path / "m")[name]
+    with pytest.raises(ValueError) as err:
+        load_mask(path, 16)
+    line = one_line(str(err.value))
+    assert words in line and str(path) in line
+
+
+def _nvidia_like(folder: Path, numbers: list[int], invert: bool = False) -> Path:
+    """Files numbered like NVIDIA's whose hole ratio lies in the middle of their bin (or its inverse)."""
+    folder.mkdir(exist_ok=True)
+    from facelib.masks import FILES_PER_BIN
+
+    for number in numbers:
+        arr = np.zeros((64, 64), np.uint8)
+        arr[: round(64 * ((number // FILES_PER_BIN) / 10 + 0.05)), :] = 255
+        Image.fromarray(255 - arr if invert else arr).save(folder / f"{number:05d}.png")
+    return folder
+
+
+def test_an_inverted_nvidia_mask_is_refused_not_scored_in_the_wrong_bin(tmp_path: Path, faces: Path, capsys):
+    """Cause 1: an inverted mask (black = hole) was scored in the 0-10% bin with most of the image missing."""
+    from facelib.masks import IrregularMasks
+
+    rows = _irregular_rows()
+    masks = _nvidia_like(tmp_path / "masks", [r["mask_id"] for r in rows], invert=True)
+    with pytest.raises(ValueError) as err:
+        IrregularMasks(masks, SIZE)
+    assert "looks inverted" in one_line(str(err.value))
+    manifest = _manifest(tmp_path / "m.csv", rows)
+    out = tmp_path / "results"
+    code, err_text = _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--masks", str(masks),
+                               "--baseline", "telea", "--out", str(out))
+    assert code == 1 and "outside its NVIDIA bin 0-10%" in one_line(err_text) and not (out / "results.md").exists()
+    # The same folder the right way round scores.
+    _nvidia_like(masks, [r["mask_id"] for r in rows])
+    assert _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--masks", str(masks),
+                     "--baseline", "telea", "--out", str(out))[0] == 0
+
+
+def test_training_with_a_blank_mask_folder_stops_with_one_line(tmp_path: Path, capsys):
+    """Cause 1: a --mask-root of 0/255-looking-black or blank files trained with no holes."""
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    for number in (1, 2):
+        Image.new("L", (64, 64), 0).save(folder / f"{number:05d}.png")
+    args = _train_args(tmp_path / "run", "--max-steps", "1", "--mask-root", str(folder), "--no-holdout-protocol-masks")
+    args[args.index("rectangles")] = "irregular"
+    assert _train(*args) == 1
+    assert "is blank" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_an_evaluation_with_a_nan_hole_metric_fails(tmp_path: Path, faces: Path):
+    """Cause 1: a case without hole pixels at the scored size was averaged in as PSNR inf / NaN."""
+    from facelib.baselines import OpenCVInpainter
+
+    rows = P.build_manifest([f"{i}.png" for i in range(6)], SIZE, kinds=("center",))
+
+    class NoHole(P.ProtocolDataset):
+        """Case 2's hole vanishes (as a tiny hole does when a mask is shrunk to the scored size)."""
+
+        def __getitem__(self, index: int) -> dict:
+            item = super().__getitem__(index)
+            return {**item, "mask": torch.zeros_like(item["mask"])} if index == 2 else item
+
+    broken = NoHole(rows, faces)
+    with pytest.raises(ValueError) as err:
+        E.evaluate(OpenCVInpainter("telea"), broken, name="telea", progress=False)
+    line = one_line(str(err.value))
+    assert "case 2" in line and "hole_psnr=" in line and "no hole" in line
+
+
+def test_metrics_refuse_images_in_0_1(tmp_path: Path):
+    """Cause 6: [0, 1] images gave a hole PSNR about 6 dB too high without a word."""
+    target = torch.rand(2, 3, 16, 16) * 2 - 1
+    pred = (target + 0.2 * torch.randn_like(target)).clamp(-1, 1)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 1
+    assert torch.isfinite(M.psnr(pred, target, mask)).all()
+    for metric in (M.psnr, M.l1, M.l2, M.ssim):
+        with pytest.raises(ValueError) as err:
+            metric((pred + 1) / 2, (target + 1) / 2)
+        assert "2 * x - 1" in one_line(str(err.value))
+
+
+# ------------------------------------------------------------------------------- evaluate: flags and files
+def _center_manifest(tmp_path: Path) -> Path:
+    return _manifest(tmp_path / "m.csv", P.build_manifest([f"{i}.png" for i in range(6)], SIZE, kinds=("center",)))
+
+
+def test_evaluate_does_not_overwrite_earlier_results(tmp_path: Path, faces: Path, capsys):
+    """Cause 4: an evaluation into an existing --out replaced the earlier results."""
+    manifest, out = _center_manifest(tmp_path), tmp_path / "results"
+    args = ("--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea", "--out", str(out),
+            "--n-boot", "10")
+    assert _evaluate(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, err_text = _evaluate(capsys, *args, "--limit", "2")
+    line = one_line(err_text)
+    assert code == 1 and "already exist" in line and "--overwrite" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _evaluate(capsys, *args, "--limit", "2", "--overwrite")[0] == 0
+    assert (out / "cases.csv").read_bytes() != before["cases.csv"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("--size", "0"), "--size 0: the evaluation size must be a multiple of 4"),
+    (("--size", "7"), "--size 7: the evaluation size must be a multiple of 4"),
+    (("--batch-size", "0"), "--batch-size 0: must be an integer >= 1"),
+    (("--per-bin", "0"), "--per-bin 0: must be an integer >= 1"),
+    (("--device", "bogus"), "--device 'bogus' is not a device name"),
+    (("--device", "mps"), "--device 'mps' but mps is not available here"),
+])
+def test_evaluate_names_the_flag_of_a_bad_value(tmp_path: Path, faces: Path, capsys, flags, words):
+    if flags[1] == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has an mps device")
+    out = tmp_path / "results"
+    code = E.main(["--vgg-weights", "off", "--no-progress", "--manifest", str(_center_manifest(tmp_path)),
+                   "--faces", str(faces), "--baseline", "telea", "--out", str(out), *flags])
+    assert code == 2 and words in one_line(capsys.readouterr().err) and not out.exists()
+
+
+def test_evaluate_into_a_file_or_a_read_only_folder_is_one_line(tmp_path: Path, faces: Path, capsys):
+    manifest = _center_manifest(tmp_path)
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    code, err_text = _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea",
+                               "--out", str(afile / "results"))
+    assert code == 2 and "is a file, not a folder" in one_line(err_text) and afile.read_text() == "mine"
+
+
+@pytest.mark.parametrize("errno_name, fix", [("EROFS", "the disk is read-only"), ("ENOSPC", "the disk is full")])
+def test_evaluate_on_a_read_only_or_full_disk_is_one_line_and_keeps_results(tmp_path: Path, faces: Path, capsys,
+                                                                          monkeypatch, errno_name: str, fix: str):
+    import errno
+
+    manifest, out = _center_manifest(tmp_path), tmp_path / "results"
+    args = ("--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea", "--out", str(out),
+            "--n-boot", "10")
+    assert _evaluate(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    import facelib.checkpoint as C
+
+    def refused(path, write):
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), str(path))
+
+    monkeypatch.setattr(C, "_atomic_write", refused)
+    code, err_text = _evaluate(capsys, *args, "--overwrite")
+    line = one_line(err_text)
+    assert code == 1 and line.startswith(f"error: {out / 'results.md'}: ") and fix in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
