@@ -58,8 +58,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device={device!r} is not a device name: use one of {', '.join(usable)} (cuda:1 for a "
-                         "second GPU)") from None
+        more = " (cuda:1 for a second GPU)" if "cuda" in usable else ""
+        raise ValueError(f"device={device!r} is not a device name: use one of {', '.join(usable)}{more}") from None
     if dev.type not in DEVICE_TYPES:
         raise ValueError(f"device={device!r}: facelib runs on {', '.join(DEVICE_TYPES)}; use one of "
                          f"{', '.join(usable)}")

@@ -45,14 +45,15 @@ def remove_ours(folder: str | os.PathLike, patterns: Sequence[str]) -> list[Path
     return removed
 
 
-def check_out_folder(folder: str | os.PathLike, flag: str) -> Path:
-    """Create ``folder`` (and parents) for output; ValueError naming ``flag`` when it is a file, OSError
-    (see :func:`facelib.cli_errors.os_error_line`) when it cannot be created."""
+def check_out_folder(folder: str | os.PathLike, flag: str, create: bool = True) -> Path:
+    """Create ``folder`` (and parents) for output (with ``create``); ValueError naming ``flag`` when it or a
+    folder above it is a file, OSError (see :func:`facelib.cli_errors.os_error_line`) when it cannot be made."""
     folder = Path(folder)
     for parent in (folder, *folder.parents):
         if parent.exists():
             if not parent.is_dir():
                 raise ValueError(f"{flag} {folder}: {parent} is a file, not a folder; choose another {flag}")
             break
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder

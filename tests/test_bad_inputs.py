@@ -674,3 +674,88 @@ def test_evaluate_on_a_read_only_or_full_disk_is_one_line_and_keeps_results(tmp_
     line = one_line(err_text)
     assert code == 1 and line.startswith(f"error: {out / 'results.md'}: ") and fix in line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+# ------------------------------------------------------------------------------- training: data and files
+def _face_folder(folder: Path, n: int = 8, seed: int = 0) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray((rng.random((SIZE, SIZE, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_resume_refuses_other_faces_from_facelib_data(tmp_path: Path, capsys, monkeypatch):
+    """Cause 3: a run started on the synthetic faces resumed silently on real faces once FACELIB_DATA was set."""
+    run = tmp_path / "run"
+    no_data = [a for a in _train_args(run, "--max-steps", "2") if a not in ("--data", "synthetic")]
+    monkeypatch.delenv("FACELIB_DATA", raising=False)
+    with pytest.warns(UserWarning, match="synthetic"):
+        assert _train(*no_data) == 0
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    monkeypatch.setenv("FACELIB_DATA", str(_face_folder(tmp_path / "real")))
+    capsys.readouterr()
+    assert _train(*no_data, "--max-steps", "4", "--resume") == 1
+    line = one_line(capsys.readouterr().err)
+    assert "trained on other faces" in line and "SyntheticFaces vs ImageFolderFaces" in line and "--data" in line
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_accepts_another_spelling_of_the_data_folder_and_refuses_another_folder(tmp_path: Path, capsys,
+                                                                                         monkeypatch):
+    """Cause 3: a relative --data resumed from another folder trained on a different folder."""
+    _face_folder(tmp_path / "a" / "faces", seed=0)
+    _face_folder(tmp_path / "b" / "faces", seed=1)
+    (tmp_path / "b" / "faces" / "7.png").rename(tmp_path / "b" / "faces" / "other.png")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path / "a")
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "2", data="faces")) == 0
+    monkeypatch.chdir(tmp_path)  # the same folder spelled another way resumes
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "3", "--resume",
+                               data=str(tmp_path / "b" / ".." / "a" / "faces"))) == 0
+    assert _generator(run)["global_step"] == 3
+    monkeypatch.chdir(tmp_path / "b")  # "faces" is now another folder
+    capsys.readouterr()
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "4", "--resume", data="faces")) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "trained on other faces" in line and "other train file names" in line
+    assert _generator(run)["global_step"] == 3
+
+
+def test_an_out_dir_inside_the_data_folder_is_refused(tmp_path: Path, capsys):
+    """Cause 3: an --out-dir inside --data turned the run's own PNGs into training faces."""
+    data = _face_folder(tmp_path / "faces")
+    assert _train(*_train_args(data / "run", "--max-steps", "1", data=str(data))) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "is inside the data folder" in line and "--out-dir" in line
+    assert sorted(p.name for p in data.iterdir()) == [f"{i}.png" for i in range(8)]
+
+
+def test_a_checkpoint_without_a_data_record_resumes_with_one_warning(tmp_path: Path, capsys):
+    """Older checkpoints (a run going on now) hold no data record: unknown, warned once, not refused."""
+    from facelib.checkpoint import atomic_torch_save
+
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--max-steps", "2")) == 0
+    ckpt = _generator(run)
+    del ckpt["data_identity"]
+    atomic_torch_save(ckpt, run / "checkpoints" / "last.pt")
+    capsys.readouterr()
+    assert _train(*_train_args(run, "--max-steps", "3", "--resume")) == 0
+    err = capsys.readouterr().err
+    assert err.count("does not record which faces it trained on") == 1
+    assert _generator(run)["data_identity"]["kind"] == "SyntheticFaces"
+
+
+def test_overwrite_removes_only_the_files_a_run_wrote(tmp_path: Path):
+    """Cause 5: train --overwrite deleted the whole checkpoints/ folder, files facelib never wrote included."""
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--epochs", "1", "--save-epoch-checkpoints")) == 0
+    mine = {run / "checkpoints" / "best_by_hand.pt": b"kept on purpose", run / "checkpoints" / "notes.txt": b"x",
+            run / "notes.md": b"my notes"}
+    for path, data in mine.items():
+        path.write_bytes(data)
+    old = (run / "checkpoints" / "epoch_1.pt").stat().st_mtime_ns
+    assert _train(*_train_args(run, "--max-steps", "1", "--overwrite")) == 0
+    assert all(path.read_bytes() == data for path, data in mine.items())
+    assert not (run / "checkpoints" / "epoch_1.pt").exists() and old
