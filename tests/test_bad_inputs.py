@@ -759,3 +759,128 @@ def test_overwrite_removes_only_the_files_a_run_wrote(tmp_path: Path):
     assert _train(*_train_args(run, "--max-steps", "1", "--overwrite")) == 0
     assert all(path.read_bytes() == data for path, data in mine.items())
     assert not (run / "checkpoints" / "epoch_1.pt").exists() and old
+
+
+# ----------------------------------------------------------------- weights, manifests, figures: no overwrite
+def _tiny_run(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--max-steps", "1")) == 0
+    return run / "checkpoints" / "last.pt"
+
+
+def test_export_does_not_replace_weights_of_the_same_name(tmp_path: Path, capsys):
+    """Cause 4: `pretrained export --name generator` replaced the committed manifest (history, results) and
+    orphaned its old shards."""
+    import json
+
+    from facelib.pretrained import main as pretrained_main
+
+    ckpt, weights = _tiny_run(tmp_path), tmp_path / "weights"
+    export = ["export", "--checkpoint", str(ckpt), "--name", "tiny", "--weights-dir", str(weights)]
+    assert pretrained_main(export) == 0
+    manifest = json.loads((weights / "tiny.json").read_text())
+    manifest["results"] = {"hole_psnr": "measured"}
+    manifest["files"] = [*manifest["files"], {"path": "tiny-old-shard.safetensors", "bytes": 1, "sha256": "0" * 64}]
+    (weights / "tiny.json").write_text(json.dumps(manifest))
+    (weights / "tiny-old-shard.safetensors").write_bytes(b"x")
+    (weights / "README.md").write_text("mine")
+    before = (weights / "tiny.json").read_bytes()
+    capsys.readouterr()
+    assert pretrained_main(export) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "already exists" in line and "--overwrite" in line and (weights / "tiny.json").read_bytes() == before
+    assert pretrained_main([*export, "--overwrite"]) == 0
+    assert not (weights / "tiny-old-shard.safetensors").exists() and (weights / "README.md").read_text() == "mine"
+
+
+def test_protocol_build_does_not_overwrite_a_manifest(tmp_path: Path, capsys):
+    """Cause 4: `protocol build` could overwrite the committed manifest, and not atomically."""
+    split = tmp_path / "split.txt"
+    split.write_text("".join(f"{i}.png\n" for i in range(6)))
+    out = tmp_path / "m.csv"
+    out.write_text("my manifest")
+    build = ["build", "--split-list", str(split), "--size", "32", "--out", str(out)]
+    assert P.main(build) == 1
+    assert "--overwrite" in one_line(capsys.readouterr().err) and out.read_text() == "my manifest"
+    assert P.main([*build, "--overwrite"]) == 0 and len(P.read_manifest(out)) == 18
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "split.txt"]  # no temporary file left
+    for size in ("0", "7"):
+        assert P.main(["build", "--split-list", str(split), "--size", size, "--out", str(tmp_path / "x.csv")]) == 2
+        assert f"--size {size}: " in one_line(capsys.readouterr().err)
+
+
+def test_series_run_with_parameters_does_not_overwrite_committed_figures(tmp_path: Path, capsys):
+    """Cause 4: `series run -p ...` redrew the committed figures/ at other values."""
+    from facelib.series import main as series_main
+
+    figures = REPO / "figures"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in figures.iterdir()) if figures.is_dir() else []
+    assert series_main(["run", "--only", "01", "-p", "n_images", "2", "--out", str(tmp_path / "out")]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "replace the committed ones" in line and "--figures DIR" in line
+    assert not (tmp_path / "out").exists()
+    assert (sorted((p.name, p.stat().st_mtime_ns) for p in figures.iterdir()) if figures.is_dir() else []) == before
+
+
+# ------------------------------------------------------------------ checkpoints and weights of the wrong shape
+@pytest.mark.parametrize("damage", ["missing key", "wrong shape"])
+def test_checkpoints_that_do_not_fit_their_model_are_one_line(tmp_path: Path, faces: Path, capsys, damage: str):
+    from facelib.checkpoint import atomic_torch_save
+
+    _tiny_run(tmp_path)
+    ckpt = _generator(tmp_path / "run")
+    first = next(iter(ckpt["generator"]))
+    if damage == "missing key":
+        del ckpt["generator"][first]
+    else:
+        ckpt["generator"][first] = ckpt["generator"][first][:1]
+    bad = atomic_torch_save(ckpt, tmp_path / "bad.pt")
+    code, err_text = _evaluate(capsys, "--manifest", str(_center_manifest(tmp_path)), "--faces", str(faces),
+                               "--checkpoint", f"x={bad}", "--out", str(tmp_path / "results"), "--size", "16",
+                               "--allow-size-mismatch")
+    line = one_line(err_text)
+    assert code == 1 and str(bad) in line and first in line
+    assert ("1 missing" if damage == "missing key" else "has shape") in line
+    capsys.readouterr()
+    assert _train(*_train_args(tmp_path / "run2", "--max-steps", "2", "--resume-from", str(bad))) == 1
+    assert first in one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("damage", ["no files", "a list", "files not a list"])
+def test_weights_manifests_of_the_wrong_shape_are_one_line(tmp_path: Path, faces: Path, capsys, damage: str):
+    import json
+
+    from facelib.pretrained import load_pretrained
+    from facelib.pretrained import main as pretrained_main
+
+    weights = tmp_path / "weights"
+    assert pretrained_main(["export", "--checkpoint", str(_tiny_run(tmp_path)), "--name", "tiny", "--weights-dir",
+                            str(weights)]) == 0
+    manifest = json.loads((weights / "tiny.json").read_text())
+    if damage == "no files":
+        del manifest["files"]
+    elif damage == "files not a list":
+        manifest["files"] = "tiny.safetensors"
+    (weights / "tiny.json").write_text(json.dumps([manifest] if damage == "a list" else manifest))
+    with pytest.raises(ValueError) as err:
+        load_pretrained("tiny", weights_dir=weights)
+    assert str(weights / "tiny.json") in one_line(str(err.value))
+    capsys.readouterr()
+    code, err_text = _evaluate(capsys, "--manifest", str(_center_manifest(tmp_path)), "--faces", str(faces),
+                               "--pretrained", "tiny", "--weights-dir", str(weights), "--out", str(tmp_path / "r"),
+                               "--size", "16", "--allow-size-mismatch")
+    assert code == 1 and "tiny.json" in one_line(err_text)
+    assert pretrained_main(["list", "--weights-dir", str(weights)]) == 0  # listing skips it instead of a KeyError
+
+
+def test_train_names_the_flags_and_refuses_an_out_dir_that_is_a_file(tmp_path: Path, capsys):
+    """Messages named Python arguments (TrainConfig.batch_size=1, device='bogus') instead of the flags typed."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for extra, words in ((("--batch-size", "1"), "--batch-size 1 is invalid"),
+                         (("--device", "bogus"), "--device 'bogus' is not a device name"),
+                         (("--resume-from", str(tmp_path / "nope.pt")), "--resume-from '")):
+        assert _train(*_train_args(tmp_path / "run", *extra)) in (1, 2)
+        assert one_line(capsys.readouterr().err).startswith(f"error: {words}")
+    assert _train(*_train_args(afile, "--max-steps", "1")) == 2
+    assert "is a file, not a folder" in one_line(capsys.readouterr().err) and afile.read_text() == "mine"

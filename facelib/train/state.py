@@ -26,6 +26,7 @@ from ..checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     atomic_torch_save,
+    check_state_dict,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -204,8 +205,12 @@ def restore(ckpt: dict[str, Any], config: TrainConfig, models: Models, state: Ru
             f"cannot resume {source or checkpoint_path(config.out_dir)}: the configuration differs ({lines}). Use the "
             f"checkpoint's values, or start a new run with another out_dir (or overwrite=True / --overwrite)"
         )
+    fix = "resume from another checkpoint of the run (checkpoints/epoch_K.pt), or start afresh (--overwrite)"
+    check_state_dict(models.generator, ckpt["generator"], source or checkpoint_path(config.out_dir), fix)
     models.generator.load_state_dict(ckpt["generator"])
     if models.discriminator is not None:
+        check_state_dict(models.discriminator, ckpt.get("discriminator"), source or checkpoint_path(config.out_dir),
+                         fix)
         models.discriminator.load_state_dict(ckpt["discriminator"])
         models.d_opt.load_state_dict(ckpt["d_opt"])  # type: ignore[union-attr]
     models.g_opt.load_state_dict(ckpt["g_opt"])
@@ -360,7 +365,13 @@ def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cp
         out = g(mask_image(image, mask), mask)
     """
     ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
-    config = TrainConfig.from_dict(ckpt["config"])
+    try:
+        config = TrainConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{checkpoint_path}: its config cannot be read ({err}); use a checkpoint written by "
+                              "facelib.train (another version wrote this one, or it was edited)") from None
     model = build_generator(config)
+    check_state_dict(model, ckpt["generator"], checkpoint_path, "pass a checkpoint written by facelib.train for this "
+                     "model (the file was edited, or its weights belong to another architecture)")
     model.load_state_dict(ckpt["generator"])
     return model.to(device).eval(), config
