@@ -884,3 +884,20 @@ def test_train_names_the_flags_and_refuses_an_out_dir_that_is_a_file(tmp_path: P
         assert one_line(capsys.readouterr().err).startswith(f"error: {words}")
     assert _train(*_train_args(afile, "--max-steps", "1")) == 2
     assert "is a file, not a folder" in one_line(capsys.readouterr().err) and afile.read_text() == "mine"
+
+
+def test_a_part_file_larger_than_the_download_starts_over(tmp_path: Path, monkeypatch):
+    """A .part larger than its file (another archive's bytes) failed on every rerun, each advising a rerun."""
+    from test_download import ZIP, ZIP_SHA256, _Server
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    (tmp_path / "celeba_hq.zip.part").write_bytes(ZIP + b"bytes of some other, larger file")
+    server = _Server()
+    try:
+        root = download_main([str(tmp_path), "--url", server.url, "--no-progress", "--sha256", ZIP_SHA256])
+    finally:
+        server.close()
+    assert root == 0 and len(list((tmp_path / "celeba_hq").rglob("*.jpg"))) == 6
+    assert [r[1] for r in server.requests] == [f"bytes={len(ZIP) + 32}-", None]
