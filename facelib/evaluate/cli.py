@@ -98,17 +98,12 @@ def _check_args(args: argparse.Namespace) -> None:
     except ValueError as err:
         raise ValueError(flag_message(str(err), ["device"])) from None
     check_out_folder(args.out, "--out")
-    if not args.overwrite:
-        refuse_overwrite([Path(args.out) / n for n in RESULT_FILES], "this evaluation")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_args(args)
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     except OSError as err:
         print(f"error: {os_error_line(err, args.out)}", file=sys.stderr)
         return 1
@@ -144,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for b in baselines:
             methods[f"OpenCV {b}"] = OpenCVInpainter(b)
             weights.append(f"OpenCV {b}: cv2.inpaint (no weights), radius 3")
+        if not args.overwrite:  # after the inputs are checked (their errors come first), before the long part
+            refuse_overwrite([Path(args.out) / n for n in RESULT_FILES], "this evaluation")
         vgg = None
         if args.vgg_weights != "off":
             vgg = VGG19Features(weights=args.vgg_weights)
