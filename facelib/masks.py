@@ -29,10 +29,9 @@ from typing import Callable, Collection, Sequence
 import cv2
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from .mask_io import MaskFileError, binarize_plane, read_mask_plane
+from .mask_io import read_mask_array
 
 IRREGULAR_BINS: tuple[str, ...] = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")
 #: Files per hole-ratio bin in NVIDIA's test set (00000-01999 is 0-10%, 02000-03999 is 10-20%, ...).
@@ -97,27 +96,8 @@ def nvidia_bin_range(path: Path) -> tuple[float, float, str] | None:
     return b / 10, (b + 1) / 10, IRREGULAR_BINS[b]
 
 
-def _read_mask_array(path: Path, size: int | None, threshold: float | None = None, channel: str | None = None,
-                     expected_ratio: tuple[float, float, str] | None = None) -> np.ndarray:
-    """(size, size) bool array of a mask image (hole = the brighter of its two levels, see
-    :mod:`facelib.mask_io`); nearest-neighbour resize, then threshold. ``expected_ratio``: the NVIDIA bin."""
-    try:
-        with Image.open(path) as im:
-            plane = read_mask_plane(im, path, channel)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"mask file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read mask image {path} ({err}): the file is corrupt or not an image; "
-                         "replace or delete it") from err
-    if plane.ndim != 2 or plane.shape[0] != plane.shape[1]:
-        raise MaskFileError(f"mask {path} is {plane.shape[1]}x{plane.shape[0]} pixels, not square: masks are "
-                            "square like the faces; crop or pad it to a square first")
-    threshold = binarize_plane(plane, path, threshold, expected_ratio=expected_ratio)
-    if size is not None and plane.shape != (size, size):
-        # Nearest neighbour on the plane itself: no grey values at the hole borders, and NVIDIA's 0/255 files
-        # give exactly the masks they gave before the levels were detected.
-        plane = np.asarray(Image.fromarray(plane).resize((size, size), Image.NEAREST))
-    return plane > threshold
+#: The reader under its old name (experiments/datapack.py): (path, size, threshold, channel, expected_ratio).
+_read_mask_array = read_mask_array
 
 
 def load_mask(path: str | Path, size: int | None = None, threshold: float | None = None,

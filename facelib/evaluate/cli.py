@@ -97,7 +97,7 @@ def _check_args(args: argparse.Namespace) -> None:
         resolve_device(args.device)
     except ValueError as err:
         raise ValueError(flag_message(str(err), ["device"])) from None
-    check_out_folder(args.out, "--out")
+    check_out_folder(args.out, "--out", create=False)  # made when the results are written: no empty folder on errors
 
 
 def main(argv: Sequence[str] | None = None) -> int:
