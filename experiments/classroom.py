@@ -147,9 +147,10 @@ def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = No
     (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all)."""
     from facelib.evaluate import main as evaluate_main
 
-    # --record: facelib.evaluate stores each model's numbers in its weights manifest (the one results layout).
+    # --record: facelib.evaluate stores each model's numbers in its weights manifest (the one results layout);
+    # --overwrite: this stage regenerates the committed tables.
     base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32",
-            "--record"]
+            "--record", "--overwrite"]
     subset = ["--per-bin", str(per_bin)] if per_bin else []
     runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
             (celeba_dir(results), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest", str(CELEBA_MANIFEST)])]
@@ -198,7 +199,8 @@ def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Pat
         sys.exit(f"error: the committed generator has {have} epochs: compare at --epoch {have}")
     ckpt = runs / "context_encoder" / "checkpoints" / f"epoch_{epoch}.pt"
     args = ["--size", str(EVAL_SIZE), "--kinds", "center", "--pretrained", "generator", "--checkpoint",
-            f"context_encoder={ckpt}", "--faces", env_dir("FACELIB_UTKFACE"), "--batch-size", "32", "--out", str(out)]
+            f"context_encoder={ckpt}", "--faces", env_dir("FACELIB_UTKFACE"), "--batch-size", "32", "--out", str(out),
+            "--overwrite"]
     if evaluate_main(args) != 0:
         sys.exit(f"evaluation into {out} failed")
     from facelib.checkpoint import atomic_write_json, load_checkpoint

@@ -67,7 +67,8 @@ def _for_caller(path: Path) -> str:
 def evaluate_all(profile: str, models: tuple[str, ...]) -> None:
     """The table: every trained model and both OpenCV baselines on the same protocol cases."""
     args = ["--faces", env_dir("FACELIB_UTKFACE"), "--masks", env_dir("FACELIB_MASKS"),
-            "--size", str(EVAL[profile]["size"]), "--out", str(results_dir(profile)), "--baseline", "telea", "ns"]
+            "--size", str(EVAL[profile]["size"]), "--out", str(results_dir(profile)), "--overwrite",  # regenerates it
+            "--baseline", "telea", "ns"]
     if EVAL[profile]["per_bin"]:
         args += ["--per-bin", str(EVAL[profile]["per_bin"])]
     for model in models:

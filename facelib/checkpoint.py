@@ -45,6 +45,7 @@ __all__ = [
     "capture_rng_state",
     "restore_rng_state",
     "load_checkpoint",
+    "check_state_dict",
     "clean_stale_temporaries",
     "CheckpointError",
     "CHECKPOINT_FORMAT",
@@ -303,3 +304,25 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         )
     return ckpt
 
+
+
+def check_state_dict(model: torch.nn.Module, state: Any, source: str | os.PathLike, fix: str) -> None:
+    """Raise CheckpointError (one line) unless ``state`` fits ``model`` exactly: a mapping of tensors with the
+    model's keys and shapes. ``source`` names where it came from; ``fix`` says what to do instead.
+
+    ``load_state_dict`` would otherwise fail with a many-line RuntimeError listing every key.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source}: the weights are not a mapping of tensors (got {type(state).__name__}); "
+                              f"{fix}")
+    mine = model.state_dict()
+    missing, extra = [k for k in mine if k not in state], [k for k in state if k not in mine]
+    if missing or extra:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else ""]
+        raise CheckpointError(f"{source}: the weights do not fit the {type(model).__name__} its config describes: "
+                              f"{', '.join(p for p in parts if p)} parameters; {fix}")
+    for key, value in mine.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise CheckpointError(f"{source}: {key} has shape {tuple(state[key].shape)} but the "
+                                  f"{type(model).__name__} its config describes needs {tuple(value.shape)}; {fix}")

@@ -89,7 +89,13 @@ def _fetch(url: str, part: Path, timeout: float, chunk_size: int, progress: bool
         if err.code == 416 and offset:
             # Range not satisfiable: the .part already holds the whole file; the size/hash checks decide.
             match = re.search(r"/(\d+)$", err.headers.get("Content-Range", "") or "")
-            return int(match.group(1)) if match else None
+            total = int(match.group(1)) if match else None
+            if total is not None and offset > total:
+                # Larger than the whole file: not a prefix of it (another file, or a changed archive), so no
+                # rerun could ever complete it. It is our own .part: start it over.
+                part.unlink()
+                return _fetch(url, part, timeout, chunk_size, progress)
+            return total
         raise DownloadError(f"could not download {url}: HTTP {err.code} {err.reason}") from err
     with response:
         if offset and response.status == 206:

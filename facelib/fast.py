@@ -26,6 +26,7 @@ from .progress import tqdm
 
 __all__ = [
     "FastPath",
+    "DEVICE_TYPES",
     "resolve_device",
     "resolve_fast_path",
     "DeviceFaceCache",
@@ -36,17 +37,38 @@ AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> ``cuda`` when available else ``cpu``; anything else is passed to ``torch.device``.
+#: The device types facelib runs on: type -> "is it usable here?" (checked when a device is asked for).
+DEVICE_TYPES: dict[str, Callable[[], bool]] = {
+    "cpu": lambda: True,
+    "cuda": torch.cuda.is_available,
+    "mps": lambda: torch.backends.mps.is_available(),
+}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> ``cuda`` when available else ``cpu``; anything else must name a device of
+    :data:`DEVICE_TYPES` that is usable here (``cuda:N`` with N below the number of GPUs).
 
     Raises:
-        ValueError: CUDA was asked for but is not available here.
+        ValueError: one line naming the device, why it cannot be used, and the choices that work here.
     """
-    if device == "auto":
+    if isinstance(device, str) and device.strip().lower() == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu' or 'auto'")
+    usable = ["auto", *(t for t, ok in DEVICE_TYPES.items() if ok())]
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        more = " (cuda:1 for a second GPU)" if "cuda" in usable else ""
+        raise ValueError(f"device={device!r} is not a device name: use one of {', '.join(usable)}{more}") from None
+    if dev.type not in DEVICE_TYPES:
+        raise ValueError(f"device={device!r}: facelib runs on {', '.join(DEVICE_TYPES)}; use one of "
+                         f"{', '.join(usable)}")
+    if not DEVICE_TYPES[dev.type]():
+        raise ValueError(f"device={device!r} but {dev.type} is not available here (this PyTorch or machine has no "
+                         f"{dev.type} device); use one of {', '.join(usable)}")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} GPU(s) (cuda:0 .. "
+                         f"cuda:{torch.cuda.device_count() - 1}); use one of those, or auto")
     return dev
 
 

@@ -29,8 +29,9 @@ from typing import Callable, Collection, Sequence
 import cv2
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
+
+from .mask_io import read_mask_array
 
 IRREGULAR_BINS: tuple[str, ...] = ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")
 #: Files per hole-ratio bin in NVIDIA's test set (00000-01999 is 0-10%, 02000-03999 is 10-20%, ...).
@@ -87,29 +88,33 @@ def check_mask(mask: Tensor, size: int | None = None, name: str = "mask") -> Ten
     return mask
 
 
-def _read_mask_array(path: Path, size: int | None, threshold: int) -> np.ndarray:
-    """(size, size) bool array of a mask image (white = hole); nearest-neighbour resize, then threshold."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.NEAREST)  # nearest: no grey values at the hole borders
-            arr = np.asarray(im)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"mask file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read mask image {path} ({err}): the file is corrupt or not an image; "
-                         "replace or delete it") from err
-    return arr > threshold
+def nvidia_bin_range(path: Path) -> tuple[float, float, str] | None:
+    """``(low, high, label)`` hole ratio of a file named like NVIDIA's test set (``02345.png``: 10-20%), else None."""
+    if not re.fullmatch(r"\d{5}", path.stem) or int(path.stem) >= FILES_PER_BIN * len(IRREGULAR_BINS):
+        return None
+    b = int(path.stem) // FILES_PER_BIN
+    return b / 10, (b + 1) / 10, IRREGULAR_BINS[b]
 
 
-def load_mask(path: str | Path, size: int | None = None, threshold: int = 127) -> Tensor:
-    """Read one mask image (white = hole, any mode PIL reads) into a (1, size, size) float32 tensor of 0/1.
+#: The reader under its old name (experiments/datapack.py): (path, size, threshold, channel, expected_ratio).
+_read_mask_array = read_mask_array
 
-    ``size=None`` keeps the file's own size. Resizing uses nearest neighbour and then thresholds at
-    ``threshold`` (0..255), so no interpolated grey values leak into the mask.
+
+def load_mask(path: str | Path, size: int | None = None, threshold: float | None = None,
+              channel: str | None = None, nvidia_bin: bool = False) -> Tensor:
+    """Read one mask image into a (1, size, size) float32 tensor of 0/1 (1 = hole).
+
+    The hole is the brighter of the file's two levels (0/255, 0/1, grey on black), in the colour channels
+    or, for a hole drawn on a transparent layer, the alpha channel; ``channel`` ('L', 'R', 'G', 'B', 'A')
+    chooses the plane when that is ambiguous. ``threshold`` fixes the threshold instead (0..255). Files that
+    are not two-level, blank or not square raise :class:`facelib.mask_io.MaskFileError` (a ValueError);
+    with ``nvidia_bin=True`` so does a file named like NVIDIA's (``02345.png``) whose hole ratio is outside
+    its bin (an inverted mask). ``size=None`` keeps the file's own size; resizing is nearest neighbour.
     """
-    return _to_tensor(_read_mask_array(Path(path), None if size is None else _check_size(size), threshold))
+    path = Path(path)
+    expected = nvidia_bin_range(path) if nvidia_bin else None
+    return _to_tensor(_read_mask_array(path, None if size is None else _check_size(size), threshold, channel,
+                                       expected))
 
 
 class MaskGenerator:
@@ -274,18 +279,23 @@ class IrregularMasks(MaskGenerator):
     ``bins`` keeps only some bins (indices or labels such as "20-30%"); ``exclude`` drops files by number
     (training holds out the masks of the evaluation protocol this way).
 
+    Files are read as :func:`load_mask` reads them (``threshold`` and ``channel`` as there); a file named like
+    NVIDIA's (five digits below 12000) must also have a hole ratio inside its bin at its own size, as all of
+    NVIDIA's do, so an inverted copy (black = hole) is refused. The first file is read at construction, so a
+    folder in an unreadable convention fails there with one line.
+
     * ``masks[i]`` -> (1, size, size) float32 in {0, 1}: file i resized with nearest neighbour, then
-      thresholded at ``threshold`` (no interpolation leaks). No augmentation: this is what evaluation uses.
+      thresholded (no interpolation leaks). No augmentation: this is what evaluation uses.
     * ``masks(rng)`` -> a random file; with ``augment=True`` also random left-right / top-bottom flips, a
       rotation by a multiple of 90 degrees and a dilation by a random disc of up to ``size / 32`` pixels
       (training only; dilation can push a mask above its bin's upper bound).
     """
 
     def __init__(self, root: str | Path, size: int, bins: Sequence[int | str] | None = None,
-                 augment: bool = False, threshold: int = 127, seed: int | None = None,
-                 exclude: Collection[int] = ()) -> None:
+                 augment: bool = False, threshold: float | None = None, seed: int | None = None,
+                 exclude: Collection[int] = (), channel: str | None = None) -> None:
         super().__init__(size, seed)
-        self.root, self.augment, self.threshold = Path(root), augment, threshold
+        self.root, self.augment, self.threshold, self.channel = Path(root), augment, threshold, channel
         if not self.root.is_dir():
             raise FileNotFoundError(f"irregular mask folder {self.root} does not exist; expected {MASKS_HELP}")
         files = [p for p in self.root.iterdir() if p.suffix.lower() == ".png" and p.is_file()]
@@ -307,6 +317,7 @@ class IrregularMasks(MaskGenerator):
                 raise FileNotFoundError(f"all {n_all} masks in {self.root} are held out (exclude=...): none is left "
                                         "to train on; use a folder with other masks, or hold out fewer")
         self.files: list[Path] = files
+        self[0]  # a folder in another convention (inverted, 0/1 with a fixed threshold, ...) fails here, not mid-run
         k_max = max(1, self.size // 32)  # 4 px at 128: thickens strokes like NVIDIA's own training dilation
         self._kernels = [cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
                          for k in range(1, k_max + 1)]
@@ -331,11 +342,14 @@ class IrregularMasks(MaskGenerator):
         """Hole fraction of ``self[index]`` (at ``size``)."""
         return hole_ratio(self[index])
 
+    def _read(self, path: Path) -> np.ndarray:
+        return _read_mask_array(path, self.size, self.threshold, self.channel, nvidia_bin_range(path))
+
     def __getitem__(self, index: int) -> Tensor:
-        return _to_tensor(_read_mask_array(self.files[index], self.size, self.threshold))
+        return _to_tensor(self._read(self.files[index]))
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
-        mask = _read_mask_array(self.files[int(rng.integers(len(self.files)))], self.size, self.threshold)
+        mask = self._read(self.files[int(rng.integers(len(self.files)))])
         if not self.augment:
             return mask
         mask = mask.astype(np.uint8)

@@ -34,8 +34,11 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 from torch import Tensor, nn
 
-from .checkpoint import atomic_write_json
+from .checkpoint import atomic_write_json, check_state_dict
 from .models import build_generator, count_parameters
+from .cli_errors import os_error_line
+from .safe_io import refuse_overwrite
+from .weights_check import manifest_problem
 
 __all__ = [
     "WEIGHTS_FORMAT",
@@ -86,7 +89,7 @@ def available_weights(path: str | os.PathLike | None = None) -> dict[str, dict[s
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue  # not ours (or unreadable): load_manifest reports it when asked for by name
-        if isinstance(data, dict) and data.get("format") == WEIGHTS_FORMAT:
+        if isinstance(data, dict) and data.get("format") == WEIGHTS_FORMAT and not manifest_problem(data):
             found[str(data.get("name", manifest.stem))] = data
     return found
 
@@ -108,9 +111,14 @@ def load_manifest(name: str, weights_dir: str | os.PathLike | None = None) -> di
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise WeightsIntegrityError(f"{path} is not valid JSON ({err}); restore it: git checkout -- {path}") from None
-    if manifest.get("format") != WEIGHTS_FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != WEIGHTS_FORMAT:
+        manifest = manifest if isinstance(manifest, dict) else {}
         raise WeightsIntegrityError(f"{path} is not a facelib weights manifest (format {manifest.get('format')!r}, "
                                     f"expected {WEIGHTS_FORMAT!r})")
+    problem = manifest_problem(manifest)
+    if problem:
+        raise WeightsIntegrityError(f"{path}: {problem}; restore it (git checkout -- {path}) or export the weights "
+                                    "again (python -m facelib.pretrained export)")
     return manifest
 
 
@@ -155,7 +163,10 @@ def load_pretrained(name: str, *, weights_dir: str | os.PathLike | None = None, 
     manifest = load_manifest(name, weights_dir)
     arch = manifest["architecture"]
     model = build_generator(arch["name"], **arch.get("options", {}))
-    model.load_state_dict(load_state_dict(name, weights_dir, verify=verify))
+    state = load_state_dict(name, weights_dir, verify=verify)
+    check_state_dict(model, state, f"weights {name!r}", "export them again from the checkpoint (python -m "
+                     "facelib.pretrained export), or restore the committed files (git checkout -- weights/)")
+    model.load_state_dict(state)
     return model.to(device).eval()
 
 
@@ -277,7 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--device-note", default="", help="the training hardware, in words")
     ex.add_argument("--init-from", default=None, help="weights the run started from, if any (e.g. generator)")
     ex.add_argument("--code-commit", default="", help="the git commit the training code ran at")
+    ex.add_argument("--overwrite", action="store_true", help="replace weights of the same name (their manifest, "
+                    "history and results; files the old manifest listed and the new one does not are removed)")
     return parser
+
+
+def _replaced_files(name: str, folder: Path, overwrite: bool) -> set[str]:
+    """The files of the weights ``name`` that an export would replace (refused without ``overwrite``)."""
+    path = folder / f"{name}.json"
+    if not path.exists():
+        return set()
+    if not overwrite:
+        refuse_overwrite([path], f"exporting weights {name!r} (its history and results would be lost)")
+    try:
+        return {entry["path"] for entry in load_manifest(name, folder)["files"]}
+    except (WeightsIntegrityError, OSError):
+        return set()  # a damaged manifest: replace it, remove nothing it may (not) list
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -289,13 +315,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .export import checkpoint_to_weights  # the training package is only needed to export
 
+    folder = resolve_weights_dir(args.weights_dir)
     try:
-        path = checkpoint_to_weights(args.checkpoint, args.name, resolve_weights_dir(args.weights_dir),
+        old = _replaced_files(args.name, folder, args.overwrite)
+        path = checkpoint_to_weights(args.checkpoint, args.name, folder,
                                      command=args.command_line, description=args.description,
                                      data_note=args.data_note, split_note=args.split_note, device_note=args.device_note,
                                      init_from=args.init_from, code_commit=args.code_commit)
-    except (FileNotFoundError, ValueError) as err:
+        listed = {entry["path"] for entry in load_manifest(args.name, folder)["files"]}
+        for stale in old - listed:  # the old shards only: files the old manifest listed, nothing else
+            (folder / stale).unlink(missing_ok=True)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {os_error_line(err, folder)}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

@@ -479,3 +479,425 @@ def test_skip_corrupt_is_reachable_from_the_command_line(tmp_path: Path, faces: 
     assert "--skip-corrupt" in one_line(capsys.readouterr().err)
     with pytest.warns(UserWarning, match="skipping unreadable image"):
         assert _train(*_train_args(tmp_path / "run2", *common, "--skip-corrupt", data=str(faces))) == 0
+
+
+# ================================================================================ issue 23: nothing silently wrong
+def _hole(size: int = SIZE) -> np.ndarray:
+    """A (size, size) 0/1 array with a square hole of 9/64 of the image."""
+    hole = np.zeros((size, size), np.uint8)
+    hole[8:20, 8:20] = 1
+    return hole
+
+
+def _mask_files(folder: Path) -> dict[str, Path]:
+    """The same hole saved in the conventions users have, plus the ones that cannot be read unambiguously."""
+    folder.mkdir(exist_ok=True)
+    hole = _hole()
+    rgba, red = np.zeros((SIZE, SIZE, 4), np.uint8), np.zeros((SIZE, SIZE, 3), np.uint8)
+    rgba[..., 3], red[..., 0] = hole * 255, hole * 255
+    arrays = {"0-255": hole * 255, "0-1": hole, "grey": hole * 90, "alpha": rgba, "red": red,
+              "blank": np.zeros((SIZE, SIZE), np.uint8), "full": np.full((SIZE, SIZE), 255, np.uint8),
+              "soft": (hole * 255).astype(np.uint8) // 2 + np.arange(SIZE, dtype=np.uint8)[None, :],
+              "wide": np.zeros((SIZE, SIZE + 8), np.uint8) + np.pad(hole * 255, ((0, 0), (0, 8)))}
+    paths = {}
+    for name, arr in arrays.items():
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(arr.astype(np.uint8)).save(paths[name])
+    return paths
+
+
+def test_masks_in_other_conventions_read_as_the_same_hole(tmp_path: Path):
+    """Cause 1: 0/1, grey, red-only and alpha holes read as 'no hole' before."""
+    from facelib.masks import load_mask
+
+    paths = _mask_files(tmp_path / "m")
+    expected = torch.from_numpy(_hole().astype(np.float32))[None]
+    for name in ("0-255", "0-1", "grey", "alpha", "red"):
+        assert torch.equal(load_mask(paths[name]), expected), name
+        assert torch.equal(load_mask(paths[name], 16), load_mask(paths["0-255"], 16)), name
+    assert torch.equal(load_mask(paths["red"], channel="R"), expected)
+
+
+@pytest.mark.parametrize("name, words", [("blank", "is blank"), ("full", "is blank"), ("soft", "not two-level"),
+                                         ("wide", "not square")])
+def test_masks_that_cannot_be_read_unambiguously_are_refused(tmp_path: Path, name: str, words: str):
+    from facelib.masks import load_mask
+
+    path = _mask_files(tmp_path / "m")[name]
+    with pytest.raises(ValueError) as err:
+        load_mask(path, 16)
+    line = one_line(str(err.value))
+    assert words in line and str(path) in line
+
+
+def _nvidia_like(folder: Path, numbers: list[int], invert: bool = False) -> Path:
+    """Files numbered like NVIDIA's whose hole ratio lies in the middle of their bin (or its inverse)."""
+    folder.mkdir(exist_ok=True)
+    from facelib.masks import FILES_PER_BIN
+
+    for number in numbers:
+        arr = np.zeros((64, 64), np.uint8)
+        arr[: round(64 * ((number // FILES_PER_BIN) / 10 + 0.05)), :] = 255
+        Image.fromarray(255 - arr if invert else arr).save(folder / f"{number:05d}.png")
+    return folder
+
+
+def test_an_inverted_nvidia_mask_is_refused_not_scored_in_the_wrong_bin(tmp_path: Path, faces: Path, capsys):
+    """Cause 1: an inverted mask (black = hole) was scored in the 0-10% bin with most of the image missing."""
+    from facelib.masks import IrregularMasks
+
+    rows = _irregular_rows()
+    masks = _nvidia_like(tmp_path / "masks", [r["mask_id"] for r in rows], invert=True)
+    with pytest.raises(ValueError) as err:
+        IrregularMasks(masks, SIZE)
+    assert "looks inverted" in one_line(str(err.value))
+    manifest = _manifest(tmp_path / "m.csv", rows)
+    out = tmp_path / "results"
+    code, err_text = _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--masks", str(masks),
+                               "--baseline", "telea", "--out", str(out))
+    assert code == 1 and "outside its NVIDIA bin 0-10%" in one_line(err_text) and not (out / "results.md").exists()
+    # The same folder the right way round scores.
+    _nvidia_like(masks, [r["mask_id"] for r in rows])
+    assert _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--masks", str(masks),
+                     "--baseline", "telea", "--out", str(out))[0] == 0
+
+
+def test_training_with_a_blank_mask_folder_stops_with_one_line(tmp_path: Path, capsys):
+    """Cause 1: a --mask-root of 0/255-looking-black or blank files trained with no holes."""
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    for number in (1, 2):
+        Image.new("L", (64, 64), 0).save(folder / f"{number:05d}.png")
+    args = _train_args(tmp_path / "run", "--max-steps", "1", "--mask-root", str(folder), "--no-holdout-protocol-masks")
+    args[args.index("rectangles")] = "irregular"
+    assert _train(*args) == 1
+    assert "is blank" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_an_evaluation_with_a_nan_hole_metric_fails(tmp_path: Path, faces: Path):
+    """Cause 1: a case without hole pixels at the scored size was averaged in as PSNR inf / NaN."""
+    from facelib.baselines import OpenCVInpainter
+
+    rows = P.build_manifest([f"{i}.png" for i in range(6)], SIZE, kinds=("center",))
+
+    class NoHole(P.ProtocolDataset):
+        """Case 2's hole vanishes (as a tiny hole does when a mask is shrunk to the scored size)."""
+
+        def __getitem__(self, index: int) -> dict:
+            item = super().__getitem__(index)
+            return {**item, "mask": torch.zeros_like(item["mask"])} if index == 2 else item
+
+    broken = NoHole(rows, faces)
+    with pytest.raises(ValueError) as err:
+        E.evaluate(OpenCVInpainter("telea"), broken, name="telea", progress=False)
+    line = one_line(str(err.value))
+    assert "case 2" in line and "hole_psnr=" in line and "no hole" in line
+
+
+def test_metrics_refuse_images_in_0_1(tmp_path: Path):
+    """Cause 6: [0, 1] images gave a hole PSNR about 6 dB too high without a word."""
+    target = torch.rand(2, 3, 16, 16) * 2 - 1
+    pred = (target + 0.2 * torch.randn_like(target)).clamp(-1, 1)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 1
+    assert torch.isfinite(M.psnr(pred, target, mask)).all()
+    for metric in (M.psnr, M.l1, M.l2, M.ssim):
+        with pytest.raises(ValueError) as err:
+            metric((pred + 1) / 2, (target + 1) / 2)
+        assert "2 * x - 1" in one_line(str(err.value))
+
+
+# ------------------------------------------------------------------------------- evaluate: flags and files
+def _center_manifest(tmp_path: Path) -> Path:
+    return _manifest(tmp_path / "m.csv", P.build_manifest([f"{i}.png" for i in range(6)], SIZE, kinds=("center",)))
+
+
+def test_evaluate_does_not_overwrite_earlier_results(tmp_path: Path, faces: Path, capsys):
+    """Cause 4: an evaluation into an existing --out replaced the earlier results."""
+    manifest, out = _center_manifest(tmp_path), tmp_path / "results"
+    args = ("--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea", "--out", str(out),
+            "--n-boot", "10")
+    assert _evaluate(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, err_text = _evaluate(capsys, *args, "--limit", "2")
+    line = one_line(err_text)
+    assert code == 1 and "already exist" in line and "--overwrite" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _evaluate(capsys, *args, "--limit", "2", "--overwrite")[0] == 0
+    assert (out / "cases.csv").read_bytes() != before["cases.csv"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (("--size", "0"), "--size 0: the evaluation size must be a multiple of 4"),
+    (("--size", "7"), "--size 7: the evaluation size must be a multiple of 4"),
+    (("--batch-size", "0"), "--batch-size 0: must be an integer >= 1"),
+    (("--per-bin", "0"), "--per-bin 0: must be an integer >= 1"),
+    (("--device", "bogus"), "--device 'bogus' is not a device name"),
+    (("--device", "mps"), "--device 'mps' but mps is not available here"),
+])
+def test_evaluate_names_the_flag_of_a_bad_value(tmp_path: Path, faces: Path, capsys, flags, words):
+    if flags[1] == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has an mps device")
+    out = tmp_path / "results"
+    code = E.main(["--vgg-weights", "off", "--no-progress", "--manifest", str(_center_manifest(tmp_path)),
+                   "--faces", str(faces), "--baseline", "telea", "--out", str(out), *flags])
+    assert code == 2 and words in one_line(capsys.readouterr().err) and not out.exists()
+
+
+def test_evaluate_into_a_file_or_a_read_only_folder_is_one_line(tmp_path: Path, faces: Path, capsys):
+    manifest = _center_manifest(tmp_path)
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    code, err_text = _evaluate(capsys, "--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea",
+                               "--out", str(afile / "results"))
+    assert code == 2 and "is a file, not a folder" in one_line(err_text) and afile.read_text() == "mine"
+
+
+@pytest.mark.parametrize("errno_name, fix", [("EROFS", "the disk is read-only"), ("ENOSPC", "the disk is full")])
+def test_evaluate_on_a_read_only_or_full_disk_is_one_line_and_keeps_results(tmp_path: Path, faces: Path, capsys,
+                                                                          monkeypatch, errno_name: str, fix: str):
+    import errno
+
+    manifest, out = _center_manifest(tmp_path), tmp_path / "results"
+    args = ("--manifest", str(manifest), "--faces", str(faces), "--baseline", "telea", "--out", str(out),
+            "--n-boot", "10")
+    assert _evaluate(capsys, *args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    import facelib.checkpoint as C
+
+    def refused(path, write):
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), str(path))
+
+    monkeypatch.setattr(C, "_atomic_write", refused)
+    code, err_text = _evaluate(capsys, *args, "--overwrite")
+    line = one_line(err_text)
+    assert code == 1 and line.startswith(f"error: {out / 'results.md'}: ") and fix in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+# ------------------------------------------------------------------------------- training: data and files
+def _face_folder(folder: Path, n: int = 8, seed: int = 0) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray((rng.random((SIZE, SIZE, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_resume_refuses_other_faces_from_facelib_data(tmp_path: Path, capsys, monkeypatch):
+    """Cause 3: a run started on the synthetic faces resumed silently on real faces once FACELIB_DATA was set."""
+    run = tmp_path / "run"
+    no_data = [a for a in _train_args(run, "--max-steps", "2") if a not in ("--data", "synthetic")]
+    monkeypatch.delenv("FACELIB_DATA", raising=False)
+    with pytest.warns(UserWarning, match="synthetic"):
+        assert _train(*no_data) == 0
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    monkeypatch.setenv("FACELIB_DATA", str(_face_folder(tmp_path / "real")))
+    capsys.readouterr()
+    assert _train(*no_data, "--max-steps", "4", "--resume") == 1
+    line = one_line(capsys.readouterr().err)
+    assert "trained on other faces" in line and "SyntheticFaces vs ImageFolderFaces" in line and "--data" in line
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_accepts_another_spelling_of_the_data_folder_and_refuses_another_folder(tmp_path: Path, capsys,
+                                                                                         monkeypatch):
+    """Cause 3: a relative --data resumed from another folder trained on a different folder."""
+    _face_folder(tmp_path / "a" / "faces", seed=0)
+    _face_folder(tmp_path / "b" / "faces", seed=1)
+    (tmp_path / "b" / "faces" / "7.png").rename(tmp_path / "b" / "faces" / "other.png")
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path / "a")
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "2", data="faces")) == 0
+    monkeypatch.chdir(tmp_path)  # the same folder spelled another way resumes
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "3", "--resume",
+                               data=str(tmp_path / "b" / ".." / "a" / "faces"))) == 0
+    assert _generator(run)["global_step"] == 3
+    monkeypatch.chdir(tmp_path / "b")  # "faces" is now another folder
+    capsys.readouterr()
+    assert _train(*_train_args(run, "--epochs", "9", "--max-steps", "4", "--resume", data="faces")) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "trained on other faces" in line and "other train file names" in line
+    assert _generator(run)["global_step"] == 3
+
+
+def test_an_out_dir_inside_the_data_folder_is_refused(tmp_path: Path, capsys):
+    """Cause 3: an --out-dir inside --data turned the run's own PNGs into training faces."""
+    data = _face_folder(tmp_path / "faces")
+    assert _train(*_train_args(data / "run", "--max-steps", "1", data=str(data))) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "is inside the data folder" in line and "--out-dir" in line
+    assert sorted(p.name for p in data.iterdir()) == [f"{i}.png" for i in range(8)]
+
+
+def test_a_checkpoint_without_a_data_record_resumes_with_one_warning(tmp_path: Path, capsys):
+    """Older checkpoints (a run going on now) hold no data record: unknown, warned once, not refused."""
+    from facelib.checkpoint import atomic_torch_save
+
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--max-steps", "2")) == 0
+    ckpt = _generator(run)
+    del ckpt["data_identity"]
+    atomic_torch_save(ckpt, run / "checkpoints" / "last.pt")
+    capsys.readouterr()
+    assert _train(*_train_args(run, "--max-steps", "3", "--resume")) == 0
+    err = capsys.readouterr().err
+    assert err.count("does not record which faces it trained on") == 1
+    assert _generator(run)["data_identity"]["kind"] == "SyntheticFaces"
+
+
+def test_overwrite_removes_only_the_files_a_run_wrote(tmp_path: Path):
+    """Cause 5: train --overwrite deleted the whole checkpoints/ folder, files facelib never wrote included."""
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--epochs", "1", "--save-epoch-checkpoints")) == 0
+    mine = {run / "checkpoints" / "best_by_hand.pt": b"kept on purpose", run / "checkpoints" / "notes.txt": b"x",
+            run / "notes.md": b"my notes"}
+    for path, data in mine.items():
+        path.write_bytes(data)
+    old = (run / "checkpoints" / "epoch_1.pt").stat().st_mtime_ns
+    assert _train(*_train_args(run, "--max-steps", "1", "--overwrite")) == 0
+    assert all(path.read_bytes() == data for path, data in mine.items())
+    assert not (run / "checkpoints" / "epoch_1.pt").exists() and old
+
+
+# ----------------------------------------------------------------- weights, manifests, figures: no overwrite
+def _tiny_run(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    assert _train(*_train_args(run, "--max-steps", "1")) == 0
+    return run / "checkpoints" / "last.pt"
+
+
+def test_export_does_not_replace_weights_of_the_same_name(tmp_path: Path, capsys):
+    """Cause 4: `pretrained export --name generator` replaced the committed manifest (history, results) and
+    orphaned its old shards."""
+    import json
+
+    from facelib.pretrained import main as pretrained_main
+
+    ckpt, weights = _tiny_run(tmp_path), tmp_path / "weights"
+    export = ["export", "--checkpoint", str(ckpt), "--name", "tiny", "--weights-dir", str(weights)]
+    assert pretrained_main(export) == 0
+    manifest = json.loads((weights / "tiny.json").read_text())
+    manifest["results"] = {"hole_psnr": "measured"}
+    manifest["files"] = [*manifest["files"], {"path": "tiny-old-shard.safetensors", "bytes": 1, "sha256": "0" * 64}]
+    (weights / "tiny.json").write_text(json.dumps(manifest))
+    (weights / "tiny-old-shard.safetensors").write_bytes(b"x")
+    (weights / "README.md").write_text("mine")
+    before = (weights / "tiny.json").read_bytes()
+    capsys.readouterr()
+    assert pretrained_main(export) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "already exists" in line and "--overwrite" in line and (weights / "tiny.json").read_bytes() == before
+    assert pretrained_main([*export, "--overwrite"]) == 0
+    assert not (weights / "tiny-old-shard.safetensors").exists() and (weights / "README.md").read_text() == "mine"
+
+
+def test_protocol_build_does_not_overwrite_a_manifest(tmp_path: Path, capsys):
+    """Cause 4: `protocol build` could overwrite the committed manifest, and not atomically."""
+    split = tmp_path / "split.txt"
+    split.write_text("".join(f"{i}.png\n" for i in range(6)))
+    out = tmp_path / "m.csv"
+    out.write_text("my manifest")
+    build = ["build", "--split-list", str(split), "--size", "32", "--out", str(out)]
+    assert P.main(build) == 1
+    assert "--overwrite" in one_line(capsys.readouterr().err) and out.read_text() == "my manifest"
+    assert P.main([*build, "--overwrite"]) == 0 and len(P.read_manifest(out)) == 18
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "split.txt"]  # no temporary file left
+    for size in ("0", "7"):
+        assert P.main(["build", "--split-list", str(split), "--size", size, "--out", str(tmp_path / "x.csv")]) == 2
+        assert f"--size {size}: " in one_line(capsys.readouterr().err)
+
+
+def test_series_run_with_parameters_does_not_overwrite_committed_figures(tmp_path: Path, capsys):
+    """Cause 4: `series run -p ...` redrew the committed figures/ at other values."""
+    from facelib.series import main as series_main
+
+    figures = REPO / "figures"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in figures.iterdir()) if figures.is_dir() else []
+    assert series_main(["run", "--only", "01", "-p", "n_images", "2", "--out", str(tmp_path / "out")]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert "replace the committed ones" in line and "--figures DIR" in line
+    assert not (tmp_path / "out").exists()
+    assert (sorted((p.name, p.stat().st_mtime_ns) for p in figures.iterdir()) if figures.is_dir() else []) == before
+
+
+# ------------------------------------------------------------------ checkpoints and weights of the wrong shape
+@pytest.mark.parametrize("damage", ["missing key", "wrong shape"])
+def test_checkpoints_that_do_not_fit_their_model_are_one_line(tmp_path: Path, faces: Path, capsys, damage: str):
+    from facelib.checkpoint import atomic_torch_save
+
+    _tiny_run(tmp_path)
+    ckpt = _generator(tmp_path / "run")
+    first = next(iter(ckpt["generator"]))
+    if damage == "missing key":
+        del ckpt["generator"][first]
+    else:
+        ckpt["generator"][first] = ckpt["generator"][first][:1]
+    bad = atomic_torch_save(ckpt, tmp_path / "bad.pt")
+    code, err_text = _evaluate(capsys, "--manifest", str(_center_manifest(tmp_path)), "--faces", str(faces),
+                               "--checkpoint", f"x={bad}", "--out", str(tmp_path / "results"), "--size", "16",
+                               "--allow-size-mismatch")
+    line = one_line(err_text)
+    assert code == 1 and str(bad) in line and first in line
+    assert ("1 missing" if damage == "missing key" else "has shape") in line
+    capsys.readouterr()
+    assert _train(*_train_args(tmp_path / "run2", "--max-steps", "2", "--resume-from", str(bad))) == 1
+    assert first in one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("damage", ["no files", "a list", "files not a list"])
+def test_weights_manifests_of_the_wrong_shape_are_one_line(tmp_path: Path, faces: Path, capsys, damage: str):
+    import json
+
+    from facelib.pretrained import load_pretrained
+    from facelib.pretrained import main as pretrained_main
+
+    weights = tmp_path / "weights"
+    assert pretrained_main(["export", "--checkpoint", str(_tiny_run(tmp_path)), "--name", "tiny", "--weights-dir",
+                            str(weights)]) == 0
+    manifest = json.loads((weights / "tiny.json").read_text())
+    if damage == "no files":
+        del manifest["files"]
+    elif damage == "files not a list":
+        manifest["files"] = "tiny.safetensors"
+    (weights / "tiny.json").write_text(json.dumps([manifest] if damage == "a list" else manifest))
+    with pytest.raises(ValueError) as err:
+        load_pretrained("tiny", weights_dir=weights)
+    assert str(weights / "tiny.json") in one_line(str(err.value))
+    capsys.readouterr()
+    code, err_text = _evaluate(capsys, "--manifest", str(_center_manifest(tmp_path)), "--faces", str(faces),
+                               "--pretrained", "tiny", "--weights-dir", str(weights), "--out", str(tmp_path / "r"),
+                               "--size", "16", "--allow-size-mismatch")
+    assert code == 1 and "tiny.json" in one_line(err_text)
+    assert pretrained_main(["list", "--weights-dir", str(weights)]) == 0  # listing skips it instead of a KeyError
+
+
+def test_train_names_the_flags_and_refuses_an_out_dir_that_is_a_file(tmp_path: Path, capsys):
+    """Messages named Python arguments (TrainConfig.batch_size=1, device='bogus') instead of the flags typed."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for extra, words in ((("--batch-size", "1"), "--batch-size 1 is invalid"),
+                         (("--device", "bogus"), "--device 'bogus' is not a device name"),
+                         (("--resume-from", str(tmp_path / "nope.pt")), "--resume-from '")):
+        assert _train(*_train_args(tmp_path / "run", *extra)) in (1, 2)
+        assert one_line(capsys.readouterr().err).startswith(f"error: {words}")
+    assert _train(*_train_args(afile, "--max-steps", "1")) == 2
+    assert "is a file, not a folder" in one_line(capsys.readouterr().err) and afile.read_text() == "mine"
+
+
+def test_a_part_file_larger_than_the_download_starts_over(tmp_path: Path, monkeypatch):
+    """A .part larger than its file (another archive's bytes) failed on every rerun, each advising a rerun."""
+    from test_download import ZIP, ZIP_SHA256, _Server
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "*")
+    (tmp_path / "celeba_hq.zip.part").write_bytes(ZIP + b"bytes of some other, larger file")
+    server = _Server()
+    try:
+        root = download_main([str(tmp_path), "--url", server.url, "--no-progress", "--sha256", ZIP_SHA256])
+    finally:
+        server.close()
+    assert root == 0 and len(list((tmp_path / "celeba_hq").rglob("*.jpg"))) == 6
+    assert [r[1] for r in server.requests] == [f"bytes={len(ZIP) + 32}-", None]

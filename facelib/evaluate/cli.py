@@ -11,13 +11,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..baselines import OPENCV_METHODS, OpenCVInpainter
+from ..cli_errors import flag_message, os_error_line
 from ..fast import resolve_device
+from ..safe_io import check_out_folder, refuse_overwrite
 from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, read_manifest
 from ..vgg import VGG19Features
 from ..viz import describe_hardware
 from .methods import load_checkpoint_method, load_pretrained_method
 from .results import manifest_results, results_key, summary_rows, write_results
 from .scoring import Method, evaluate_methods
+
+#: The files an evaluation writes into ``--out`` (see :func:`facelib.evaluate.write_results`).
+RESULT_FILES = ("results.md", "results.csv", "cases.csv")
 
 __all__ = ["build_parser", "main"]
 
@@ -66,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-bin", type=int, default=None, help="first N cases of every (kind, bin)")
     parser.add_argument("--limit", type=int, default=None, help="at most N cases in all")
     parser.add_argument("--out", default="results", help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results.md / results.csv / cases.csv already in --out")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... or auto")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
@@ -80,8 +87,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Integer options and their smallest value (checked before any work, named by their flag).
+_MINIMUM = {"--batch-size": ("batch_size", 1), "--num-workers": ("num_workers", 0), "--per-bin": ("per_bin", 1),
+            "--limit": ("limit", 1), "--n-boot": ("n_boot", 1), "--seed": ("seed", 0)}
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """One line naming the flag for a value that cannot work (before any file is read)."""
+    for flag, (name, low) in _MINIMUM.items():
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise ValueError(f"{flag} {value}: must be an integer >= {low}")
+    # The models halve the image twice, and the centre hole is a quarter of the image only at an even size.
+    if args.size is not None and (args.size < 4 or args.size % 4):
+        raise ValueError(f"--size {args.size}: the evaluation size must be a multiple of 4 (at least 4), e.g. 64 "
+                         "or 128; leave it out to score at the manifest's size")
+    try:
+        resolve_device(args.device)
+    except ValueError as err:
+        raise ValueError(flag_message(str(err), ["device"])) from None
+    check_out_folder(args.out, "--out", create=False)  # made when the results are written: no empty folder on errors
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        _check_args(args)
+    except OSError as err:
+        print(f"error: {os_error_line(err, args.out)}", file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         device = resolve_device(args.device)
         baselines = list(dict.fromkeys(b for group in args.baseline for b in group))
@@ -113,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for b in baselines:
             methods[f"OpenCV {b}"] = OpenCVInpainter(b)
             weights.append(f"OpenCV {b}: cv2.inpaint (no weights), radius 3")
+        if not args.overwrite:  # after the inputs are checked (their errors come first), before the long part
+            refuse_overwrite([Path(args.out) / n for n in RESULT_FILES], "this evaluation")
         vgg = None
         if args.vgg_weights != "off":
             vgg = VGG19Features(weights=args.vgg_weights)
@@ -144,8 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in pretrained:
                 entry = manifest_results(summary, name, manifest=manifest, size=dataset.size, header=header)
                 print(f"recorded {key} in {update_results(name, key, entry, args.weights_dir)}")
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a disk that is full or read-only while writing: the earlier results are intact
+        print(f"error: {os_error_line(err, args.out)}", file=sys.stderr)
         return 1
     print(paths["markdown"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -114,7 +114,21 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
                     "method": name, "case_id": int(batch["case_id"][i]), "face": batch["face"][i],
                     "kind": batch["mask_kind"][i], "mask_id": int(batch["mask_id"][i]), "bin": batch["bin"][i],
                     "hole_ratio": float(ratio[j]), **{k: float(v[j]) for k, v in scores.items()}})
-    return [r for name in methods for r in per_method[name]]
+    records = [r for name in methods for r in per_method[name]]
+    _check_hole_metrics(records)
+    return records
+
+
+def _check_hole_metrics(records: Sequence[dict[str, Any]]) -> None:
+    """Refuse records whose hole metrics are NaN / inf: a case without hole pixels at the scored size (or an
+    exact copy of the face) would otherwise be averaged into the tables as PSNR ``inf`` or NaN."""
+    for r in records:
+        bad = [k for k in ("hole_psnr", "hole_l1", "hole_l2") if not math.isfinite(r[k])]
+        if bad:
+            raise ValueError(
+                f"case {r['case_id']} ({r['kind']} {r['bin']}, face {r['face']!r}) gives {bad[0]}={r[bad[0]]} for "
+                f"{r['method']} (hole ratio {r['hole_ratio']:.4g} at this size): its mask has no hole there or the "
+                "method copied the face; check the mask files (--masks) and the evaluation size (--size)")
 
 
 def evaluate(method: Method, rows: Sequence[dict[str, Any]] | ProtocolDataset, faces: Faces | None = None,

@@ -26,7 +26,9 @@ Faces = Union[str, os.PathLike, Dataset]
 def case_mask(row: dict[str, Any], masks_root: str | os.PathLike | None = None, size: int | None = None) -> Tensor:
     """The (1, size, size) float32 {0, 1} hole mask of a manifest row (1 = hole); ``size`` default: the row's.
 
-    Irregular masks are read from ``masks_root/{mask_id:05d}.png`` (nearest-neighbour resize, binary).
+    Irregular masks are read from ``masks_root/{mask_id:05d}.png`` (nearest-neighbour resize, binary; a file in
+    another convention is read or refused as :func:`facelib.masks.load_mask` does, one whose hole ratio is outside
+    its NVIDIA bin, e.g. an inverted one, is refused).
     """
     size = int(row["size"]) if size is None else int(size)
     kind = row["mask_kind"]
@@ -45,7 +47,7 @@ def case_mask(row: dict[str, Any], masks_root: str | os.PathLike | None = None, 
     path = root / f"{int(row['mask_id']):05d}.png"
     if not path.is_file():
         raise FileNotFoundError(f"mask {path.name} (case {row.get('case_id')}) is not in {root}; expected {MASKS_HELP}")
-    return load_mask(path, size)
+    return load_mask(path, size, nvidia_bin=True)
 
 
 def rescored_bin(row: dict[str, Any], size: int) -> dict[str, Any]:

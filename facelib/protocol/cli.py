@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..cli_errors import os_error_line
 from ..data import read_split_file
+from ..safe_io import refuse_overwrite
 from .manifest import KINDS, PROTOCOL_SEED, build_manifest, count_cases, list_faces, read_manifest, write_manifest
 
 __all__ = ["main"]
@@ -25,11 +27,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="mask kinds (default all)")
     b.add_argument("--seed", type=int, default=PROTOCOL_SEED, help=f"protocol seed (default {PROTOCOL_SEED})")
     b.add_argument("--out", required=True, help="manifest CSV to write")
+    b.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     s = sub.add_parser("summary", help="print the number of cases per (kind, bin)")
     s.add_argument("manifest")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
+            if args.size < 4 or args.size % 4:
+                print(f"error: --size {args.size}: the manifest's size must be a multiple of 4 (at least 4), e.g. 128",
+                      file=sys.stderr)
+                return 2
+            if not args.overwrite:
+                refuse_overwrite([args.out], "building this manifest")
             names = read_split_file(args.split_list) if args.split_list else list_faces(args.faces)
             rows = build_manifest(names, args.size, kinds=args.kinds, seed=args.seed)
             path = write_manifest(rows, args.out)
@@ -38,7 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = read_manifest(args.manifest)
         for (kind, bin_label), n in count_cases(rows).items():
             print(f"  {kind:9s} {bin_label:7s} {n}")
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..checkpoint import atomic_write_text
 from ..data import IMAGE_EXTENSIONS, REPO_DATA_DIR
 from ..masks import FILES_PER_BIN, IRREGULAR_BINS, FreeFormMask
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .parameters import PROFILES, ParameterError, notebook_parameters, parameters_for
-from .paths import notebook_paths
+from .paths import notebook_paths, repo_root
 from .runner import NotebookFailedError, format_times, prepare, run
 
 def _literal(text: str) -> Any:
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="set a parameter in every selected notebook that declares it (Python literal)")
     sub.choices["run"].add_argument("--out", default="build/series", help="executed notebooks go here")
+    sub.choices["run"].add_argument("--overwrite", action="store_true",
+                                    help="with -p, let the figures replace the committed ones in figures/")
     sub.choices["prepare"].add_argument("out_dir", help="parameterised copies go here")
     return parser
 
@@ -59,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = _extra_for(paths, args.parameter)
         for path in paths:  # refuse a bad parameter before anything runs
             parameters_for(path, args.small, args.data, args.figures or "figures", extra[path], args.profile)
+        if args.command == "run" and args.parameter and not args.small and args.figures is None \
+                and not args.overwrite:
+            # The committed figures were drawn at the notebooks' own values; -p would redraw them at others.
+            raise ValueError(f"-p {args.parameter[0][0]} changes what the notebooks draw, and their figures would "
+                             f"replace the committed ones in {repo_root() / 'figures'}: pass --figures DIR (a fresh "
+                             "folder), or --overwrite to replace them")
         if args.command == "prepare":
             for path in paths:
                 prepare(args.out_dir, args.small, args.data, args.figures, [path.stem], extra[path], args.profile)

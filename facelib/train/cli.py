@@ -24,6 +24,8 @@ from dataclasses import fields
 from typing import Any
 
 from ..checkpoint import CheckpointError
+from ..cli_errors import flag_message, os_error_line
+from ..safe_io import check_out_folder
 from .config import MODEL_NAMES, PRESETS, TrainConfig
 from .loop import NonFiniteLossError, TrainingInterrupted, train
 from .state import RunLockedError
@@ -123,10 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     or SIGTERM (143).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    names = [f.name for f in fields(TrainConfig)]
     try:
         config, progress = config_from_args(argv)
+        if config is not None:
+            check_out_folder(config.out_dir, "--out-dir", create=False)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {flag_message(str(exc), names)}", file=sys.stderr)
         return 2
     if config is None:
         print(list_models())
@@ -135,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = train(config, progress=progress)
     except (FileExistsError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError,
             RunLockedError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {flag_message(str(exc), names)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a read-only or full disk: the last good checkpoint is kept (writes are atomic)
+        print(f"error: {os_error_line(exc, config.out_dir)}", file=sys.stderr)
         return 1
     except TrainingInterrupted as exc:
         print(f"interrupted ({exc.signal_name}) at global step {exc.global_step}: checkpoint saved to "

@@ -183,7 +183,8 @@ class TrainConfig:
                         "run; without last.pt but with a history it stops: use resume_from or overwrite)")
     resume_from: str | None = _opt(None, "continue exactly from this checkpoint (e.g. out_dir/checkpoints/epoch_2.pt) "
                                    "and write on in out_dir", parse=_parse_optional_str)
-    overwrite: bool = _opt(False, "start afresh in an out_dir that already holds a run (deletes its checkpoints)")
+    overwrite: bool = _opt(False, "start afresh in an out_dir that already holds a run (deletes its history, "
+                           "last.pt and epoch_*.pt; other files stay)")
     init_from: str | None = _opt(None, "a fresh run's generator starts from these weights: a name of "
                                  "facelib.pretrained.available_weights() or a training checkpoint path (a resumed run "
                                  "restores its own)", parse=_parse_optional_str)

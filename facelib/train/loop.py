@@ -39,6 +39,7 @@ from ..models import composite, mask_image
 from . import history as H
 from .build import build_masks, build_models
 from .config import TrainConfig
+from .identity import IDENTITY_KEY, check_out_dir_outside_data, compare_identity, data_identity
 from .sources import BatchSource, DeviceSource, LoaderSource
 from .state import RunLock, RunState, checkpoint_path, init_generator, prepare_out_dir, restore, save_checkpoint
 from .step import TrainStep
@@ -161,6 +162,9 @@ class Trainer:
             warnings.simplefilter("always")  # show the "synthetic faces" warning on every run, each text once
             for w in {str(w.message): w for w in caught}.values():
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # What the run trains on, before any subset: recorded in every checkpoint and checked on resume.
+        self._faces = (train_faces, val_faces)
+        self.data_identity = data_identity(train_faces, val_faces)
         # Fields that change nothing with these data: a resume may differ in them (see ``load_state_dict``).
         subset = isinstance(train_faces, UTKFace) and train_faces.missing_val > 0
         self.unused_fields = set()
@@ -179,6 +183,7 @@ class Trainer:
         if len(train_faces) < c.batch_size:
             raise ValueError(f"only {len(train_faces)} training faces for batch_size={c.batch_size}: lower "
                              "batch_size or use more images (max_train_images / n_synthetic)")
+        check_out_dir_outside_data(c.out_dir, getattr(self._faces[0], "root", None))
         self.train_faces, self.val_faces = train_faces, val_faces
         self.mask_gen = build_masks(c)
         self.steps_per_epoch = len(train_faces) // c.batch_size
@@ -193,13 +198,23 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, epoch_file: bool = False) -> Path:
-        path = save_checkpoint(self.config, self.models, self.state, epoch_file)
+        path = save_checkpoint(self.config, self.models, self.state, epoch_file, getattr(self, "data_identity", None))
         self.last_good_step = self.state.global_step
         return path
 
     def load_state_dict(self, ckpt: dict[str, Any], source: str | Path | None = None) -> None:
-        restore(ckpt, self.config, self.models, self.state, self.fast.device, source=source,
-                ignore=getattr(self, "unused_fields", set()))
+        ignore = set(getattr(self, "unused_fields", set()))
+        if hasattr(self, "data_identity"):
+            # The same faces under another spelling of --data (relative, absolute, moved) may resume; other
+            # faces may not. An older checkpoint without the record compares the data string as before.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                same = compare_identity(ckpt.get(IDENTITY_KEY), self.data_identity, source or self.checkpoint_path)
+            for w in caught:
+                _notice(f"warning: {w.message}")
+            if same:
+                ignore.add("data")
+        restore(ckpt, self.config, self.models, self.state, self.fast.device, source=source, ignore=ignore)
         self.last_good_step = self.state.global_step
         # A resumed run keeps where its weights came from (init_from applies to a fresh run only).
         saved_init = ckpt["config"].get("init_from")

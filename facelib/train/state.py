@@ -4,7 +4,8 @@ A checkpoint (format ``facelib.train/1``, written atomically by ``facelib.checkp
 module and optimiser states, the position in the epoch, the running sums of the epoch, the history and every
 RNG state, so a run killed at any point and resumed ends with bit-identical weights to an uninterrupted one.
 Keys: ``format, config, generator, discriminator, g_opt, d_opt, scaler, epoch, step_in_epoch, global_step,
-epoch_sums, epoch_steps, epoch_time, history, rng, torch_version``.
+epoch_sums, epoch_steps, epoch_time, history, rng, torch_version, data_identity`` (the faces it trains on,
+:mod:`facelib.train.identity`; absent from older checkpoints).
 
 A run holds its folder with :class:`RunLock` (``out_dir/.lock``, an ``flock`` the kernel drops when the process
 ends, even by ``kill -9``), so two runs never write the same ``last.pt``. A fresh run's generator may start from
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,15 @@ from ..checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     atomic_torch_save,
+    check_state_dict,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
 )
+from ..safe_io import remove_ours
 from .build import Models, build_generator
 from .config import TrainConfig
+from .identity import IDENTITY_KEY
 
 try:
     import fcntl
@@ -137,13 +140,19 @@ class RunState:
         self.step_in_epoch, self.epoch_steps, self.epoch_time, self.epoch_sums = 0, 0, 0.0, {}
 
 
+#: The names a run writes in ``out_dir/checkpoints`` (all that ``overwrite`` removes there).
+RUN_CHECKPOINT_FILES: tuple[str, ...] = (r"last\.pt", r"epoch_\d+\.pt")
+
+
 def checkpoint_path(out_dir: str | Path) -> Path:
     """``out_dir/checkpoints/last.pt``."""
     return Path(out_dir) / "checkpoints" / "last.pt"
 
 
-def checkpoint_dict(config: TrainConfig, models: Models, state: RunState) -> dict[str, Any]:
-    """Everything needed to resume exactly (module states are of the uncompiled modules)."""
+def checkpoint_dict(config: TrainConfig, models: Models, state: RunState,
+                    data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything needed to resume exactly (module states are of the uncompiled modules); ``data``: the faces'
+    identity (:func:`facelib.train.identity.data_identity`), checked on resume."""
     return {
         "format": FORMAT,
         "config": config.to_dict(),
@@ -161,12 +170,14 @@ def checkpoint_dict(config: TrainConfig, models: Models, state: RunState) -> dic
         "history": state.history,
         "rng": capture_rng_state(),
         "torch_version": torch.__version__,
+        IDENTITY_KEY: data,
     }
 
 
-def save_checkpoint(config: TrainConfig, models: Models, state: RunState, epoch_file: bool = False) -> Path:
+def save_checkpoint(config: TrainConfig, models: Models, state: RunState, epoch_file: bool = False,
+                    data: dict[str, Any] | None = None) -> Path:
     """Write ``last.pt`` atomically (and ``epoch_{k}.pt`` when ``epoch_file``); returns the ``last.pt`` path."""
-    ckpt = checkpoint_dict(config, models, state)
+    ckpt = checkpoint_dict(config, models, state, data)
     path = atomic_torch_save(ckpt, checkpoint_path(config.out_dir))
     if epoch_file:
         atomic_torch_save(ckpt, path.with_name(f"epoch_{state.epoch}.pt"))
@@ -194,8 +205,12 @@ def restore(ckpt: dict[str, Any], config: TrainConfig, models: Models, state: Ru
             f"cannot resume {source or checkpoint_path(config.out_dir)}: the configuration differs ({lines}). Use the "
             f"checkpoint's values, or start a new run with another out_dir (or overwrite=True / --overwrite)"
         )
+    fix = "resume from another checkpoint of the run (checkpoints/epoch_K.pt), or start afresh (--overwrite)"
+    check_state_dict(models.generator, ckpt["generator"], source or checkpoint_path(config.out_dir), fix)
     models.generator.load_state_dict(ckpt["generator"])
     if models.discriminator is not None:
+        check_state_dict(models.discriminator, ckpt.get("discriminator"), source or checkpoint_path(config.out_dir),
+                         fix)
         models.discriminator.load_state_dict(ckpt["discriminator"])
         models.d_opt.load_state_dict(ckpt["d_opt"])  # type: ignore[union-attr]
     models.g_opt.load_state_dict(ckpt["g_opt"])
@@ -224,6 +239,9 @@ def prepare_out_dir(config: TrainConfig) -> Path | None:
       (no history, no epoch checkpoints) or with ``overwrite`` (which deletes them).
     - neither: a fresh start; ``overwrite`` is needed (and deletes the old files) when ``out_dir`` holds a run.
 
+    ``overwrite`` deletes only what a run writes: ``history.json``, ``history.csv`` and the
+    :data:`RUN_CHECKPOINT_FILES` of ``checkpoints/``; other files there stay.
+
     Raises:
         FileExistsError: the folder holds a run that this call would overwrite (one line naming the way out).
         FileNotFoundError: ``resume_from`` does not exist.
@@ -232,8 +250,8 @@ def prepare_out_dir(config: TrainConfig) -> Path | None:
     histories = [p for p in (out_dir / "history.json", out_dir / "history.csv") if p.exists()]
     epochs = epoch_checkpoints(out_dir)
 
-    def wipe() -> None:
-        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    def wipe() -> None:  # only the files a run writes: anything else in the folder is the user's
+        remove_ours(out_dir / "checkpoints", RUN_CHECKPOINT_FILES)
         for path in histories:
             path.unlink(missing_ok=True)
 
@@ -347,7 +365,13 @@ def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cp
         out = g(mask_image(image, mask), mask)
     """
     ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
-    config = TrainConfig.from_dict(ckpt["config"])
+    try:
+        config = TrainConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{checkpoint_path}: its config cannot be read ({err}); use a checkpoint written by "
+                              "facelib.train (another version wrote this one, or it was edited)") from None
     model = build_generator(config)
+    check_state_dict(model, ckpt["generator"], checkpoint_path, "pass a checkpoint written by facelib.train for this "
+                     "model (the file was edited, or its weights belong to another architecture)")
     model.load_state_dict(ckpt["generator"])
     return model.to(device).eval(), config
