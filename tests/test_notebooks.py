@@ -124,14 +124,15 @@ def test_teaching_notebooks_short_cells(name):
     assert kinds.count("markdown") >= kinds.count("code") - 2
 
 
-_DRAWS = re.compile(r"plt\.(?:subplots|figure)\(|viz\.show_(?:images|inpainting_grid)\(|\.render(?:_strongest)?\("
+_DRAWS = re.compile(r"plt\.(?:subplots|figure)\(|viz\.show_(?:images|inpainting_grid)\("
                     r"|FeatureExplorer\(")
 
 
 @pytest.mark.parametrize("name", OWN)
 def test_teaching_notebooks_every_figure_carries_a_footnote(name):
     """A code cell that draws a figure also writes its footnote (``caption=`` or ``viz.add_caption``, with
-    ``viz.provenance``): which data, weights and hardware made it."""
+    ``viz.provenance``): which data, weights and hardware made it. A ``FeatureExplorer`` is given its footnote
+    once (``caption=``) and draws it under every view (tests/test_viz.py)."""
     for cell in _load(ROOT / "notebooks" / f"{name}.ipynb").cells:
         if cell.cell_type == "code" and _DRAWS.search(cell.source):
             assert "caption" in cell.source, f"{name}: a figure without a footnote: {cell.source[:150]!r}"
