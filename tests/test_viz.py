@@ -204,6 +204,15 @@ def test_render_and_widget_without_display(explorer):
     assert sliders["channel"].max == 511
 
 
+def test_explorer_figures_carry_its_caption(explorer):
+    """Every view the explorer draws (the widget's too, through render) carries the footnote it was given."""
+    captioned = viz.FeatureExplorer(explorer.vgg, explorer.images, explorer.masks, caption="data: d; weights: w")
+    for fig in (captioned.render(1, 0), captioned.render_strongest(1, k=2)):
+        assert any("weights: w" in t.get_text() for t in fig.texts)
+    assert not explorer.render(1, 0).texts  # no caption given, none drawn
+    plt.close("all")
+
+
 def test_masked_difference_per_layer(explorer):
     diff = explorer.masked_difference()
     assert list(diff) == [1, 6, 11, 20, 29]

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..vgg import LAYER_NAMES
-from .images import _as_batch, to_display
+from .images import _as_batch, add_caption, to_display
 
 # ------------------------------------------------------------------------------------- VGG explorer
 class FeatureExplorer:
@@ -20,11 +20,13 @@ class FeatureExplorer:
         images: (N, 3, H, W) faces in [-1, 1].
         masks: (N, 1, H, W) holes, 1 = hole; the "masked" view feeds ``image * (1 - mask)`` (the generator's
             input, hole = 0 = grey).
+        caption: the footnote written under every figure the explorer draws (:meth:`render`,
+            :meth:`render_strongest`, and so the widget's views), e.g. :func:`facelib.viz.provenance`; None: none.
 
     Features are computed one image at a time on first use and cached per ``(image_index, masked)``.
     """
 
-    def __init__(self, vgg: torch.nn.Module, images: Tensor, masks: Tensor) -> None:
+    def __init__(self, vgg: torch.nn.Module, images: Tensor, masks: Tensor, caption: str | None = None) -> None:
         images = _as_batch(images, "images")
         masks = _as_batch(masks, "masks", channels=1)
         if masks.shape[0] != images.shape[0] or masks.shape[-2:] != images.shape[-2:]:
@@ -35,6 +37,7 @@ class FeatureExplorer:
         if not self.layers:
             raise ValueError("vgg must have a `layers` attribute (e.g. facelib.vgg.VGG19Features)")
         self._cache: dict[tuple[int, bool], list[Tensor]] = {}
+        self.caption = caption
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -140,7 +143,7 @@ class FeatureExplorer:
         for ax in axes:
             ax.axis("off")
         fig.colorbar(im, ax=list(axes[1:]), shrink=0.8, label="activation")
-        return fig
+        return self._captioned(fig)
 
     def render_strongest(self, layer: int, image_index: int = 0, k: int = 8, masked: bool = False) -> Figure:
         """A row per input (real, masked) of the ``k`` strongest channels of the real face at ``layer``."""
@@ -160,7 +163,10 @@ class FeatureExplorer:
         fig.suptitle(f"layer {self._name(layer)}: the {len(channels)} strongest channels of image {image_index}",
                      fontsize=9)
         fig.tight_layout()
-        return fig
+        return self._captioned(fig)
+
+    def _captioned(self, fig: Figure) -> Figure:
+        return add_caption(fig, self.caption) if self.caption else fig
 
     def show(self, layer: int, channel: int, image_index: int = 0, masked: bool = False) -> None:
         """The widget's callback: render, display, close (so the figure is shown exactly once).
