@@ -17,8 +17,8 @@ upsampled almost five times before the Inception sees them.
   ``num_features``, so it can be torchmetrics' custom ``feature`` network as is.
 * :func:`fid`: the Frechet distance of two feature sets (torchmetrics' formula; computed through the n x n
   cross-product, exact for n << 2048 and ~1000x faster than a 2048 x 2048 eigendecomposition).
-* :func:`kid`: torchmetrics' ``KernelInceptionDistance`` on given features, seeded: mean and standard deviation
-  over random subsets. With a few hundred samples FID is biased upwards (its bias falls like 1/n), KID is not:
+* :func:`kid`: torchmetrics' KID estimator (``poly_mmd``) over seeded random subsets, real faces and fills
+  from disjoint halves of the cases: mean and standard deviation over the subsets. With a few hundred samples FID is biased upwards (its bias falls like 1/n), KID is not:
   for small groups KID with its spread is the number to read.
 * :class:`RealismCollector` and :func:`realism_rows`: ``facelib.evaluate``'s side (a fixed seeded sample of
   cases per (kind, bin); real-face features cached on disk, see :mod:`facelib.realism_cache`).
@@ -165,40 +165,39 @@ def fid(real: Tensor, fake: Tensor) -> float:
     return float((r.mean(0) - f.mean(0)).square().sum() + trace_r + trace_f - 2 * cross)
 
 
-class _Given(nn.Module):
-    """Feature "network" for torchmetrics when the features are already computed: the identity."""
+def kid(real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int | None = None, seed: int = 0,
+        paired: bool = True) -> tuple[float, float, int]:
+    """KID: torchmetrics' unbiased MMD^2 with the cubic polynomial kernel (``poly_mmd``, as in its
+    ``KernelInceptionDistance``), over ``subsets`` random subsets: ``(mean, std, subset_size)``; seeded.
 
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = num_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-def kid(real: Tensor, fake: Tensor, subsets: int = 100, subset_size: int | None = None,
-        seed: int = 0) -> tuple[float, float, int]:
-    """KID of two feature sets with torchmetrics' ``KernelInceptionDistance`` (cubic polynomial kernel, unbiased
-    MMD^2): ``(mean, std, subset_size)`` over ``subsets`` random subsets of ``subset_size`` samples of each set.
-
-    ``subset_size`` defaults to half the smaller set (at least 2), so the subsets differ and the std says how
-    much KID moves with the sample; it shrinks as the sample grows. Seeded: the same inputs give the same numbers.
+    ``paired``: ``fake[i]`` is the fill of ``real[i]``'s case (same length). Each subset then takes its real faces
+    and its fills from two disjoint halves of the cases, so a fill is never compared with its own face: with a
+    small hole the composite is nearly that face, and the pair's large kernel value would push KID below 0.
+    ``subset_size`` defaults to half the cases (paired) or half the smaller set, at least 2; the std says how
+    much KID moves between subsets of that size, and shrinks as they grow.
     """
-    from torchmetrics.image.kid import KernelInceptionDistance
+    from torchmetrics.image.kid import poly_mmd
 
+    if paired and real.shape[0] != fake.shape[0]:
+        raise ValueError(f"paired KID needs one fill per real face, got {real.shape[0]} and {fake.shape[0]}")
     n = min(real.shape[0], fake.shape[0])
+    limit = n // 2 if paired else n
     size = max(2, n // 2) if subset_size is None else int(subset_size)
-    if n < 2 or size > n:
-        raise ValueError(f"KID needs at least 2 samples per set and subset_size <= {n}, got {size}")
-    with warnings.catch_warnings():  # its "saves all extracted features" notice: a few hundred here, by design
-        warnings.simplefilter("ignore", UserWarning)
-        metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
-    metric.update(real.double(), real=True)
-    metric.update(fake.double(), real=False)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # torchmetrics draws its subsets with torch.randperm
-        mean, std = metric.compute()
-    return float(mean), float(std), size
+    if size < 2 or size > limit:
+        raise ValueError(f"KID needs subset_size in [2, {limit}] for {n} {'paired ' if paired else ''}samples, "
+                         f"got {size}")
+    g = torch.Generator().manual_seed(seed)
+    r, f, scores = real.double(), fake.double(), []
+    for _ in range(subsets):
+        if paired:
+            perm = torch.randperm(n, generator=g)
+            ri, fi = perm[:size], perm[size:2 * size]
+        else:
+            ri = torch.randperm(real.shape[0], generator=g)[:size]
+            fi = torch.randperm(fake.shape[0], generator=g)[:size]
+        scores.append(poly_mmd(r[ri], f[fi]))
+    kid_scores = torch.stack(scores)
+    return float(kid_scores.mean()), float(kid_scores.std(unbiased=False)), size  # torchmetrics' reduction
 
 
 def realism_sample(rows: Sequence[Mapping[str, Any]], per_group: int, seed: int = 0) -> dict[int, tuple[str, str]]:
@@ -356,7 +355,7 @@ def realism_rows(collector: RealismCollector, network: nn.Module | Any, *, tag: 
                 continue  # e.g. the Context Encoder outside its centre square
             r, f = torch.stack([real[c] for c in ids]), torch.stack([fake[m][c] for c in ids])
             base = {"method": m, "kind": kind, "bin": bin_label, "ci_lo": math.nan, "ci_hi": math.nan, "n": len(ids)}
-            mean, std, subset_size = kid(r, f, subsets=subsets, seed=seed)
+            mean, std, subset_size = kid(r, f, subsets=subsets, seed=seed, paired=True)
             rows.append({**base, "metric": "kid", "mean": mean, "std": std, "subsets": subsets,
                          "subset_size": subset_size})
             rows.append({**base, "metric": "fid", "mean": fid(r, f)})
@@ -375,7 +374,7 @@ def realism_header(network: nn.Module | None, per_group: int, seed: int, min_cas
             f"(bilinear) for the Inception; up to {per_group} cases per (kind, bin), a seeded sample (seed {seed}), "
             f"groups of fewer than {min_cases} sampled cases left out; n is printed beside every number: FID is "
             f"biased upwards at a few hundred samples, so for small groups read KID (mean +- std over random "
-            f"subsets of half the sample); real-face features cached in {cache_dir or default_cache_dir()}")
+            f"subsets: real faces of one half of the cases against fills of the other half); real-face features cached in {cache_dir or default_cache_dir()}")
 
 
 def realism_markdown(summary: Sequence[Mapping[str, Any]]) -> list[str]:
