@@ -16,7 +16,7 @@ from torch import nn
 from facelib import evaluate as E
 from facelib import protocol as P
 from facelib import realism as R
-from facelib.baselines import OpenCVInpainter
+from facelib.report import read_results, results_table
 
 SIZE = 32
 
@@ -208,6 +208,9 @@ def test_cli_prints_fid_and_kid_per_group_offline(tiny, tmp_path, monkeypatch, c
     with (out / "results.csv").open(newline="") as f:
         kid = [r for r in csv.DictReader(f) if r["metric"] == "kid"]
     assert [(r["bin"], r["n"]) for r in kid] == [("25%", "10"), ("all", "10")] and float(kid[0]["std"]) > 0
+    table = results_table(read_results(out), "kid", groups=[("center", "25%"), ("freeform", "all")], digits=4)
+    assert table.splitlines()[-1] == (f"| OpenCV telea | {float(kid[0]['mean']):.4f} +- {float(kid[0]['std']):.4f} "
+                                      "(n=10) | n/a |")
     assert E.main(argv) == 0  # the second run takes the real faces' features from the cache
     assert "Inception images this run: 0 real faces (10 more from the cache), 10 fills" in capsys.readouterr().out
 
