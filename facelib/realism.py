@@ -286,7 +286,9 @@ def _features(network: nn.Module, pixels: Tensor, batch_size: int, bar: Any) -> 
 
 def realism_rows(collector: RealismCollector, network: nn.Module | Any, *, tag: str, size: int,
                  cache_dir: str | Path | None = None, min_cases: int = 10, subsets: int = 100, seed: int = 0,
-                 batch_size: int = 16, progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                 batch_size: int = 16, progress: bool = True,
+                 features: dict[str | None, dict[int, Tensor]] | None = None,
+                 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """FID and KID of every method's fills against the real faces, per (kind, bin) and per kind (``"all"``: the
     union of its bins' samples), for groups of at least ``min_cases`` sampled cases.
 
@@ -297,6 +299,8 @@ def realism_rows(collector: RealismCollector, network: nn.Module | Any, *, tag: 
         tag, size: the protocol's name and the evaluated size (part of the cache file names and keys).
         cache_dir: real-face feature cache (default :func:`default_cache_dir`); a file is reused only when the
             network, size, case ids and face pixels all match.
+        features: a dict to receive the features, ``{None: {case_id: (d,)}, method: {case_id: (d,)}}`` (e.g.
+            to study KID against the sample size without running the network again).
 
     Returns:
         (rows, counts). Rows like :func:`facelib.evaluate.summary_rows`' (``method``, ``kind``, ``bin``,
@@ -347,6 +351,8 @@ def realism_rows(collector: RealismCollector, network: nn.Module | Any, *, tag: 
                 pixels = torch.stack([collector.images[m][c] for c in ids])
                 fake[m] = dict(zip(ids, _features(network, pixels, batch_size, bar)))
                 counts["fills_computed"] += len(ids)
+    if features is not None:
+        features.update({None: real, **fake})
     rows = []
     for m in methods:
         for (kind, bin_label), members in targets:
@@ -389,8 +395,8 @@ def realism_markdown(summary: Sequence[Mapping[str, Any]]) -> list[str]:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     index = {(r["method"], r["kind"], r["bin"], r["metric"]): r for r in rows}
     lines = ["", "## Realism: KID and FID against the real faces", "",
-             "Computed on a fixed seeded sample of cases (see the header's realism line); 64x64 faces are "
-             "upsampled for the Inception. FID is biased upwards at a few hundred samples: compare FID only "
+             "Computed on a fixed seeded sample of cases (see the header's realism line); the faces are "
+             "upsampled to 299x299 for the Inception. FID is biased upwards at a few hundred samples: compare FID only "
              "between cells of the same n, and prefer KID (mean +- std over subsets) for small groups."]
     for metric, title in REALISM_METRICS.items():
         lines += ["", f"### {title}", "", "| method | " + " | ".join(f"{k} {b}" for k, b in columns) + " |",

@@ -70,6 +70,7 @@ def _features(n: int, shift: float = 0.0, seed: int = 0, dim: int = 16) -> torch
     return torch.randn(n, dim, generator=g, dtype=torch.float64) + shift
 
 
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save:UserWarning")
 def test_fid_and_kid_are_torchmetrics_numbers():
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
