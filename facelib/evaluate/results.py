@@ -12,6 +12,7 @@ from typing import Any
 from .. import metrics as M
 from ..checkpoint import atomic_write_text
 from ..protocol import group_order
+from ..identity import identity_markdown
 from ..realism import REALISM_METRICS, realism_markdown
 
 __all__ = ["CASE_FIELDS", "CENTER_METRICS", "MANIFEST_METRICS", "TABLE_METRICS", "manifest_results", "markdown_report",
@@ -29,7 +30,7 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (
 CENTER_METRICS: tuple[tuple[str, str, float], ...] = (
     ("hole_l1", "mean L1 (%)", 100.0), ("hole_l2", "mean L2 (%)", 100.0), ("hole_psnr", "PSNR (dB)", 1.0))
 #: The metrics a weights manifest keeps for each protocol group (see :func:`manifest_results`).
-MANIFEST_METRICS: tuple[str, ...] = ("hole_psnr", "hole_l1", "ssim", "perceptual")
+MANIFEST_METRICS: tuple[str, ...] = ("hole_psnr", "hole_l1", "ssim", "perceptual", "identity")
 CASE_FIELDS: tuple[str, ...] = ("method", "case_id", "face", "kind", "mask_id", "bin", "hole_ratio", *M.METRICS)
 
 
@@ -89,6 +90,7 @@ def markdown_report(summary: Sequence[dict[str, Any]], header: Sequence[str] = (
             lines.append(f"| {m} | " + " | ".join(_cell(index.get((m, "center", "all", key)), scale)
                                                   for key, _, scale in CENTER_METRICS) + " |")
     lines += realism_markdown(summary)  # FID/KID rows (facelib.realism), when the run computed them
+    lines += identity_markdown(summary)  # identity rows (facelib.identity, an optional extra), likewise
     return "\n".join(lines) + "\n"
 
 
