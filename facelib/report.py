@@ -25,6 +25,7 @@ from torch import Tensor
 
 from .models import composite, mask_image
 from .protocol import UTKFACE_MANIFEST, ProtocolDataset, read_manifest
+from .realism import REALISM_METRICS
 from .viz import tint_hole
 
 __all__ = ["TABLE_GROUPS", "Results", "headline", "read_results", "results_table", "epoch_table", "plot_loss_curves",
@@ -41,16 +42,19 @@ def headline(entry: Mapping[str, Any], metric: str = "hole_psnr") -> dict[str, d
     return {f"{k} {b}": scored[f"{k} {b}"] for k, b in TABLE_GROUPS if f"{k} {b}" in scored}
 
 
-#: ``{(method, kind, bin, metric): {"mean", "ci_lo", "ci_hi", "n"}}``.
+#: ``{(method, kind, bin, metric): {"mean", "ci_lo", "ci_hi", "n"}}`` (plus ``"std"`` for KID).
 Results = dict[tuple[str, str, str, str], dict[str, float]]
 
 
 def read_results(path: str | os.PathLike) -> Results:
-    """An evaluation's summary: ``path`` is its ``results.csv`` or the folder holding it."""
+    """An evaluation's summary: ``path`` is its ``results.csv`` or the folder holding it. KID rows (metric
+    ``kid``, :mod:`facelib.realism`) also carry their subset ``std``; FID and KID have no bootstrap interval
+    (``ci_lo`` / ``ci_hi`` NaN)."""
     path = Path(path)
     path = path / "results.csv" if path.is_dir() else path
     with path.open(newline="", encoding="utf-8") as f:
-        return {(r["method"], r["kind"], r["bin"], r["metric"]): {k: float(r[k]) for k in ("mean", "ci_lo", "ci_hi", "n")}
+        return {(r["method"], r["kind"], r["bin"], r["metric"]): {k: float(r[k]) for k in ("mean", "ci_lo", "ci_hi", "n", "std")
+                                                                  if r.get(k) not in (None, "")}
                 for r in csv.DictReader(f)}
 
 
@@ -61,12 +65,17 @@ def _methods(results: Results) -> list[str]:
 def results_table(results: Results, metric: str = "hole_psnr", groups: Sequence[tuple[str, str]] = TABLE_GROUPS,
                   digits: int = 2) -> str:
     """Markdown: one row per method, one column per group, "mean (lo-hi)"; "n/a" where a method has no case
-    (the Context Encoder only paints the centre)."""
+    (the Context Encoder only paints the centre). KID reads "mean +- std (n=...)" and FID "mean (n=...)": they
+    have no bootstrap interval, and their sample size matters (``metric="kid"``, ``digits=4``)."""
     lines = ["| method | " + " | ".join(f"{k} {b}" for k, b in groups) + " |", "| --- |" + " ---: |" * len(groups)]
     for m in _methods(results):
         cells = []
         for k, b in groups:
             r = results.get((m, k, b, metric))
+            if r is not None and metric in REALISM_METRICS:
+                spread = f" +- {r['std']:.{digits}f}" if "std" in r else ""
+                cells.append(f"{r['mean']:.{digits}f}{spread} (n={int(r['n'])})")
+                continue
             cells.append("n/a" if r is None else
                          f"{r['mean']:.{digits}f} ({r['ci_lo']:.{digits}f}-{r['ci_hi']:.{digits}f})")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")

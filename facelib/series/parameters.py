@@ -37,7 +37,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "07_gan_comparison": {**SMALL_TRAINING, "max_steps": 16, "gated_num_residual": 1, "d_base": 16, "n_show": 4},
     "08_context_encoder_comparison": {**SMALL_TRAINING, "max_steps": 16, "n_show": 4},
     "09_evaluation": {"image_size": 32, "n_images": 32, "per_bin": 2, "n_boot": 200, "n_cases": 2,
-                      "fallback_steps": 8},
+                      "fallback_steps": 8, "realism_min_cases": 4},
     "10_paint_a_hole": {"image_size": 64, "n_images": 1, "latency_repeats": 2},
 }
 
