@@ -217,7 +217,7 @@ def test_cli_prints_fid_and_kid_per_group_offline(tiny, tmp_path, monkeypatch, c
     table = results_table(read_results(out), "kid", groups=[("center", "25%"), ("freeform", "all")], digits=4)
     assert table.splitlines()[-1] == (f"| OpenCV telea | {float(kid[0]['mean']):.4f} +- {float(kid[0]['std']):.4f} "
                                       "(n=10) | n/a |")
-    assert E.main([*argv, "--no-identity"]) == 0  # the second run takes the real faces' features from the cache
+    assert E.main([*argv, "--no-identity", "--overwrite"]) == 0  # the second run takes the real faces' features from the cache
     assert "Inception images this run: 0 real faces (10 more from the cache), 10 fills" in capsys.readouterr().out
 
 
