@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-__all__ = ["PHOTOGRAPHS", "REAL_FACES_HINT", "Photograph", "FaceSample", "photographs", "faces_for_trained_models"]
+__all__ = ["PHOTOGRAPHS", "REAL_FACES_HINT", "Photograph", "FaceSample", "photographs", "faces_for_trained_models",
+           "faces_banner"]
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -123,3 +124,19 @@ def faces_for_trained_models(data: str | os.PathLike | None, size: int, n: int, 
     count = min(n, len(faces))
     images = torch.stack([faces[i][0] for i in range(count)])
     return FaceSample(images, f"{count} validation faces of {describe_dataset(faces)}", True)
+
+
+def faces_banner(data: str | os.PathLike | None = None) -> str:
+    """The line ``python -m facelib.series run`` prints first: which faces the series will use, and, with only the
+    synthetic cartoon faces, that the trained models are shown on the bundled photographs and how to get real faces."""
+    from .resolve import describe_dataset, resolve_faces
+    from .synthetic import SyntheticFaces
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        faces = resolve_faces(data, split="val", size=64, n_synthetic=1)
+    if isinstance(faces, SyntheticFaces):
+        return ("faces: the synthetic cartoon faces (drawn, not real; no face dataset configured). The notebooks train "
+                "on them, and show the trained models on real photographs that ship with the installed packages. "
+                + REAL_FACES_HINT)
+    return f"faces: {describe_dataset(faces)}"
