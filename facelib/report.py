@@ -179,18 +179,19 @@ def inpaint_all(methods: Mapping[str, torch.nn.Module], image: Tensor, mask: Ten
 
 
 def paired_verdict(name_a: str, a: Tensor, name_b: str, b: Tensor, unit: str = " dB",
-                   ahead: str = "is ahead of") -> str:
+                   ahead: str = "is ahead of", noun: str = "faces") -> str:
     """One sentence comparing paired per-face scores (higher is better) of two methods on the same faces.
 
     The words follow the numbers: the two are called *level* unless the mean difference exceeds twice its
     standard error (the *noise*: with a handful of faces a small difference is luck); otherwise the sentence
-    names the method ahead and by how much. ``a`` and ``b``: (N,) scores of the same N faces.
+    names the method ahead and by how much. ``a`` and ``b``: (N,) scores of the same N faces; ``noun`` names
+    them in the sentence (e.g. "face-and-hole cases" when a few photographs carry several holes each).
     """
     d = (a - b).double()
     mean = float(d.mean())
     noise = 2 * float(d.std()) / len(d) ** 0.5 if len(d) > 1 else float("inf")
     if abs(mean) <= noise:
-        return (f"{name_a} and {name_b} are level within the noise on these {len(d)} faces "
+        return (f"{name_a} and {name_b} are level within the noise on these {len(d)} {noun} "
                 f"(difference {mean:+.2f}{unit}, noise +-{noise:.2f}{unit})")
     first, second = (name_a, name_b) if mean > 0 else (name_b, name_a)
-    return f"{first} {ahead} {second} by {abs(mean):.2f}{unit} on these {len(d)} faces (noise +-{noise:.2f}{unit})"
+    return f"{first} {ahead} {second} by {abs(mean):.2f}{unit} on these {len(d)} {noun} (noise +-{noise:.2f}{unit})"

@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prepare(args.out_dir, args.small, args.data, args.figures, [path.stem], extra[path], args.profile)
                 print(Path(args.out_dir) / path.name)
             return 0
+        from ..data.photographs import faces_banner  # which faces the run uses, before the first notebook
+
+        print(faces_banner(args.data), flush=True)
         times: list[tuple[str, float]] = []
         try:
             for path in paths:

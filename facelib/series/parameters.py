@@ -53,8 +53,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "gpu": {
         "*": {"device": "cuda", "image_size": 128},
         "06_training": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None, "gpu_cache": True},
-        "07_gan_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None},
-        "08_context_encoder_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None},
+        "07_gan_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None,
+                              "retrain": True},
+        "08_context_encoder_comparison": {"epochs": 10, "batch_size": 32, "max_steps": None, "max_train_images": None,
+                                          "retrain": True},
         "09_evaluation": {"per_bin": 50},
         "10_paint_a_hole": {"image_size": 64},  # the classroom weights are 64x64
     },

@@ -1,0 +1,64 @@
+"""facelib.budget: budgets read from weights manifests, and the rule that gives a verdict only at equal budget."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from facelib.budget import (budget, budget_at_epoch, budget_differences, budget_line, budget_verdict, missing_line,
+                            same_budget)
+
+
+def _manifest(name: str, epochs: int, steps: int, init_from: str | None = None, data: str = "UTKFace") -> dict:
+    history = [{"epoch": e, "global_step": e * (steps // epochs), "complete": True} for e in range(1, epochs + 1)]
+    return {"name": name, "image_size": 64, "training": {"data": data, "epochs": epochs, "steps": steps,
+                                                         "batch_size": 16, "init_from": init_from, "history": history}}
+
+
+GEN6 = _manifest("generator", 6, 8136)
+CE10 = _manifest("context_encoder", 10, 13560)
+
+
+def test_budget_line_states_every_part_from_the_manifest():
+    assert budget_line(GEN6) == ("generator: 6 epochs, 8,136 steps of 16 faces (130,176 faces seen) at 64x64 from "
+                                 "scratch, on UTKFace")
+    assert "epochs unknown" in budget_line({"name": "x", "training": {}}) and "data unknown" in budget_line({})
+
+
+def test_equal_budget_only_when_every_part_is_known_and_equal():
+    assert same_budget(GEN6, _manifest("gated", 6, 8136))
+    assert budget_differences(CE10, GEN6) == ["epochs 10 vs 6", "steps 13,560 vs 8,136"]
+    assert not same_budget(GEN6, _manifest("gated", 6, 8136, data="synthetic faces"))
+    unknown = copy.deepcopy(GEN6)
+    del unknown["training"]["batch_size"]
+    assert not same_budget(unknown, unknown)  # an unknown part is never equal, not even to itself
+
+
+def test_a_run_continued_from_the_other_at_epoch_k_counts_those_epochs():
+    gen10 = _manifest("generator", 10, 13560)
+    gan = _manifest("gan", 4, 13560 - 8136, init_from="generator epoch 6")
+    assert same_budget(gan, gen10) and same_budget(gen10, gan)
+    assert not same_budget(gan, GEN6)  # 6 + 4 epochs against 6
+    assert budget_at_epoch(CE10, 6).steps == 6 * 1356 and budget_at_epoch(CE10, 11).steps is None
+
+
+def test_verdict_only_at_equal_budget():
+    a, b = {"mean": 22.0, "ci_lo": 21.8, "ci_hi": 22.2}, {"mean": 21.1, "ci_lo": 21.0, "ci_hi": 21.2}
+    assert budget_verdict("context encoder", CE10, a, "generator", GEN6, b, "center 25%") == (
+        "center 25%: context encoder 22.00 dB [21.80, 22.20], generator 21.10 dB [21.00, 21.20]; no verdict, the "
+        "budgets differ (epochs 10 vs 6; steps 13,560 vs 8,136)")
+    fair = budget_verdict("gated", _manifest("gated", 6, 8136), a, "generator", GEN6, b, "center 25%")
+    assert fair.startswith("center 25%: gated is ahead of generator by 0.90 dB") and fair.endswith("equal budget")
+
+
+def test_missing_line_names_each_model_and_its_command():
+    line = missing_line(("generator", "gan", "gated"), {"generator": {}}, "weights")
+    assert line == ("not in weights: gan, gated. Train each with: python experiments/classroom.py train gan; "
+                    "python experiments/classroom.py train gated")
+    assert missing_line(("generator",), {"generator": {}}, "weights") == ""
+
+
+@pytest.mark.parametrize("init_from", ["generator", "runs/x/epoch_6.pt", None])
+def test_a_start_that_names_no_epoch_of_the_other_is_kept(init_from):
+    b = budget(_manifest("gan", 4, 5424, init_from=init_from))
+    assert b.start == (init_from or "scratch") and not same_budget(_manifest("gan", 4, 5424, init_from), GEN6)
