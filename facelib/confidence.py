@@ -58,9 +58,9 @@ def confidence_map(mask: Tensor, sigma: float | None = None, iterations: int = 7
         iterations: blur-and-reset rounds (7 in the paper); more rounds carry confidence deeper.
 
     Returns:
-        (N, 1, H, W) float32 without gradient: exactly 1 where ``mask == 0``, in [0, 1) in the hole (0 only where
-        the hole is farther than ``iterations * 3 * sigma`` from any known pixel; all 0 for a mask that is all
-        hole).
+        (N, 1, H, W) float32 without gradient: exactly 1 where ``mask == 0``, in [0, 1) in the hole (0 only
+        farther than ``iterations * ceil(3 sigma)`` pixels, the blurs' reach, from any known pixel; all 0 for a
+        mask that is all hole).
     """
     if mask.dim() != 4 or mask.shape[1] != 1:
         raise ValueError(f"confidence_map: expected a mask (N, 1, H, W) with 1 = hole, got {tuple(mask.shape)}")

@@ -178,7 +178,8 @@ def last(out_dir) -> dict:
 
 
 def test_gmcnn_trains_in_two_stages(tmp_path):
-    d_start = {k: v.clone() for k, v in Trainer(tiny(tmp_path / "run"), progress=False).discriminator.state_dict().items()}
+    critic = Trainer(tiny(tmp_path / "run"), progress=False).discriminator
+    d_start = {k: v.clone() for k, v in critic.state_dict().items()}
     rows = train(tiny(tmp_path / "run"), progress=False, figures=False)["history"]
     first, second = rows
     # Stage 1: reconstruction only; stage 2: + 0.05 ID-MRF + 0.001 adversarial (the preset's weights).

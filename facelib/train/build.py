@@ -1,8 +1,8 @@
 """Everything a run trains with, built from a ``TrainConfig``: models, optimisers, the mask generator.
 
 The models come from the registry (``facelib.models.MODELS``), so nothing here knows one model from another.
-Construction order is fixed (generator, discriminator, VGG, ID-MRF's VGG) and follows one ``torch.manual_seed(config.seed)``,
-so the initial weights are a function of the config.
+Construction order is fixed (generator, discriminator, VGG, ID-MRF's VGG) and follows one
+``torch.manual_seed(config.seed)``, so the initial weights are a function of the config.
 """
 from __future__ import annotations
 

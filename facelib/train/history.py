@@ -29,7 +29,8 @@ __all__ = ["ROW_LABELS", "epoch_row", "write_history", "read_history", "print_ro
 ROW_LABELS = {
     "epoch": "epoch", "train_pixel": "train pixel", "train_perceptual": "train perc.", "val_pixel": "val pixel",
     "val_perceptual": "val perc.", "train_style": "train style", "train_tv": "train tv", "train_mrf": "train mrf",
-    "train_d_loss": "D loss", "train_g_adv": "G adv", "train_d_real_acc": "D acc real", "train_d_fake_acc": "D acc fake",
+    "train_d_loss": "D loss", "train_g_adv": "G adv", "train_d_real_acc": "D acc real",
+    "train_d_fake_acc": "D acc fake",
 }
 
 
