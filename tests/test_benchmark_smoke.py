@@ -68,3 +68,18 @@ def test_real_data_rows_read_faces_from_disk(tmp_path):
     assert f"data-path rows: {tmp_path} (training split, images decoded from disk); masks mixed" in out
     for stage in (r"\+ GPU uint8 cache, GPU masks \(e2e\)", r"  ref: fast step \+ CPU DataLoader \(0 workers\)"):
         assert re.search(stage + r"\s+\|\s+" + NUMBER, out), out
+
+
+def test_preset_step_time_smoke():
+    """benchmarks/preset_step_time.py: one row per stage of a two-stage preset, one for a single-stage one."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "preset_step_time.py"), "--presets", "pixel",
+                           "gmcnn", "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0", "--amp", "none",
+                           "--vgg-weights", "none"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {tuple(c.strip() for c in line.split("|")[:2]): line.split("|") for line in proc.stdout.splitlines()
+            if line.count("|") == 5 and not line.startswith("preset")}
+    assert set(rows) == {("pixel", "single stage"), ("gmcnn", "stage 1 (reconstruction)"),
+                         ("gmcnn", "stage 2 (+ ID-MRF, critics)")}
+    for cells in rows.values():
+        assert float(cells[3]) > 0 and float(cells[5]) > 0

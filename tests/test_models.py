@@ -122,15 +122,18 @@ def test_mask_image_and_composite_keep_known_pixels_exactly():
     assert torch.equal(result[~known], output[~known])
 
 
-@pytest.mark.parametrize("name", ["generator", "gated", "context_encoder"])
-def test_few_adam_steps_reduce_l1(name):
+# GMCNN has no normalisation layer (as in its paper): at 2e-3 its ELU features blow up and its output freezes;
+# at 5e-4 it needs more steps.
+@pytest.mark.parametrize("name, lr, steps", [("generator", 2e-3, 30), ("gated", 2e-3, 30),
+                                             ("context_encoder", 2e-3, 30), ("gmcnn", 5e-4, 60)])
+def test_few_adam_steps_reduce_l1(name, lr, steps):
     torch.manual_seed(0)
     model = small_model(name)
     image, mask = smooth_batch()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
     losses = []
     masked = mask_image(image, mask)
-    for _ in range(30):
+    for _ in range(steps):
         views = model.views(model.predictor()(masked, mask), image, mask, masked)
         loss = F.l1_loss(views.pixel_pred, views.pixel_target)  # the whole image, or the CE's centre
         opt.zero_grad()
@@ -141,10 +144,10 @@ def test_few_adam_steps_reduce_l1(name):
 
 
 def test_registry_and_build_generator():
-    assert set(GENERATORS) == {"generator", "gated", "context_encoder"}
+    assert set(GENERATORS) == {"generator", "gated", "context_encoder", "gmcnn"}
     assert GENERATORS == {name: spec.cls for name, spec in MODELS.items()}
     assert isinstance(build_generator("gated", **SMALL), GatedInpaintingGenerator)
-    with pytest.raises(ValueError, match="generator, gated, context_encoder"):
+    with pytest.raises(ValueError, match="generator, gated, context_encoder, gmcnn"):
         build_generator("unet")
 
 

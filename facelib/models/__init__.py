@@ -15,6 +15,7 @@ name              class                          default parameters
 generator         InpaintingGenerator            10,779,331 (ResNet encoder-decoder)
 gated             GatedInpaintingGenerator       11,527,747 (gated convolutions, DeepFill v2)
 context_encoder   ContextEncoder                 5,973,827  (Pathak et al. 2016, fixed centre hole)
+gmcnn             GMCNN                          4,689,651  (three columns, Wang et al. 2018; widths 24 48 96)
 ================  =============================  ==========================================
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .context_encoder import (
 from .discriminator import PatchDiscriminator
 from .gated import GatedConv2d, GatedInpaintingGenerator, GatedResidualBlock, GatedUpConv2d
 from .generator import ConvBlock, Decoder, Encoder, InpaintingGenerator, ResidualBlock
+from .gmcnn import GMCNN, Column, GlobalLocalDiscriminator, hole_boxes
 from .interface import (
     InpaintingModel,
     InpaintingViews,
@@ -65,6 +67,10 @@ __all__ = [
     "center_box",
     "crop_center",
     "PatchDiscriminator",
+    "GMCNN",
+    "Column",
+    "GlobalLocalDiscriminator",
+    "hole_boxes",
     "GENERATORS",
     "MODELS",
     "ModelSpec",

@@ -17,6 +17,7 @@ from .context_encoder import ContextEncoder, ContextEncoderDiscriminator
 from .discriminator import PatchDiscriminator
 from .gated import GatedInpaintingGenerator
 from .generator import InpaintingGenerator
+from .gmcnn import GMCNN, GlobalLocalDiscriminator
 
 __all__ = ["ModelSpec", "MODELS", "GENERATORS", "build_generator", "generator_options", "model_spec"]
 
@@ -63,6 +64,12 @@ def _check_resnet_size(image_size: int, adversarial: bool) -> str | None:
     return None
 
 
+def _check_gmcnn_size(image_size: int, adversarial: bool) -> str | None:
+    if image_size % 4 or image_size < 32:
+        return "gmcnn needs a multiple of 4 >= 32 (its columns downsample by 4; its local critic judges half the image)"
+    return None
+
+
 def _check_ce_size(image_size: int, adversarial: bool) -> str | None:
     if image_size < 32 or image_size & (image_size - 1):
         return "context_encoder needs a power of two >= 32 (e.g. 64 or 128)"
@@ -86,6 +93,11 @@ MODELS: dict[str, ModelSpec] = {
                   build_discriminator=lambda size, base, sn: ContextEncoderDiscriminator(hole_size=size // 2,
                                                                                          base=base),
                   default_mask="center", mask_kinds=ContextEncoder.mask_kinds, check_size=_check_ce_size),
+        # The dilations fit a 16x16 bottleneck (64 px and up), or the whole bottleneck of a smaller image.
+        ModelSpec("gmcnn", GMCNN, "multi-column GMCNN, Wang et al. 2018 (4.7 M parameters at widths 24 48 96)",
+                  options=lambda size, widths, n_res: {"widths": list(widths), "bottleneck_size": min(16, size // 4)},
+                  build_discriminator=lambda size, base, sn: GlobalLocalDiscriminator(size, base, sn),
+                  check_size=_check_gmcnn_size),
     )
 }
 

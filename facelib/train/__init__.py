@@ -23,7 +23,7 @@ Outputs in ``out_dir``: ``history.csv`` / ``history.json`` (one row per epoch, r
 epoch), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at each epoch end),
 ``loss_curves.png`` and ``samples.png`` (masked / output / composite / real on fixed validation faces).
 """
-from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_vgg
+from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_mrf, build_vgg
 from .cli import add_config_options, build_parser, config_from_args, list_models, main
 from .config import MODEL_NAMES, PRESETS, SMALL, TrainConfig
 from .loop import NonFiniteLossError, Trainer, TrainingInterrupted, train
@@ -51,6 +51,7 @@ __all__ = [
     "build_generator",
     "build_discriminator",
     "build_vgg",
+    "build_mrf",
     "build_masks",
     "build_models",
     "train",

@@ -1,8 +1,8 @@
 """Everything a run trains with, built from a ``TrainConfig``: models, optimisers, the mask generator.
 
 The models come from the registry (``facelib.models.MODELS``), so nothing here knows one model from another.
-Construction order is fixed (generator, discriminator, VGG) and follows one ``torch.manual_seed(config.seed)``,
-so the initial weights are a function of the config.
+Construction order is fixed (generator, discriminator, VGG, ID-MRF's VGG) and follows one
+``torch.manual_seed(config.seed)``, so the initial weights are a function of the config.
 """
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import torch
 from torch import nn
 
 from ..fast import FastPath
+from ..idmrf import IDMRFLoss
 from ..masks import MaskGenerator, make_masks
 from ..models import MODELS
 from ..protocol import protocol_mask_ids
 from ..vgg import VGG19Features
 from .config import TrainConfig
 
-__all__ = ["Models", "build_generator", "build_discriminator", "build_vgg", "build_models", "build_masks"]
+__all__ = ["Models", "build_generator", "build_discriminator", "build_vgg", "build_mrf", "build_models", "build_masks"]
 
 
 def build_generator(config: TrainConfig) -> nn.Module:
@@ -40,6 +41,12 @@ def build_vgg(config: TrainConfig) -> nn.Module | None:
     return VGG19Features(layers=config.perceptual_layers, weights=config.vgg_weights)
 
 
+def build_mrf(config: TrainConfig) -> nn.Module | None:
+    """The ID-MRF loss (``facelib.idmrf.IDMRFLoss``, its own frozen VGG19 up to relu4_2), or None when
+    ``mrf_weight`` is 0."""
+    return IDMRFLoss(weights=config.vgg_weights) if config.mrf_weight > 0 else None
+
+
 def build_masks(config: TrainConfig) -> MaskGenerator:
     """The hole generator of the data: ``facelib.masks.make_masks(config.mask_kind, ...)``, without the
     evaluation protocol's NVIDIA masks when ``config.holdout_protocol_masks``."""
@@ -53,7 +60,7 @@ class Models:
 
     Attributes:
         generator, discriminator (or None), vgg (or None, in eval mode); g_opt, d_opt (or None): Adam;
-        scaler: a ``torch.amp.GradScaler`` (enabled for fp16 only).
+        scaler: a ``torch.amp.GradScaler`` (enabled for fp16 only); mrf: the ID-MRF loss module (or None).
     """
 
     generator: nn.Module
@@ -62,6 +69,7 @@ class Models:
     g_opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer | None
     scaler: torch.amp.GradScaler
+    mrf: nn.Module | None = None
 
 
 def build_models(config: TrainConfig, fast: FastPath) -> Models:
@@ -72,8 +80,10 @@ def build_models(config: TrainConfig, fast: FastPath) -> Models:
     discriminator = fast.prepare_module(disc) if disc is not None else None
     vgg = build_vgg(config)
     vgg = fast.prepare_module(vgg).eval() if vgg is not None else None
+    mrf = build_mrf(config)
+    mrf = fast.prepare_module(mrf).eval() if mrf is not None else None
     g_opt = fast.adam(generator.parameters(), config.lr, config.betas)
     d_opt = (fast.adam(discriminator.parameters(), config.d_lr or config.lr, config.betas)
              if discriminator is not None else None)
     scaler = torch.amp.GradScaler(fast.device.type, enabled=fast.needs_grad_scaler)
-    return Models(generator, discriminator, vgg, g_opt, d_opt, scaler)
+    return Models(generator, discriminator, vgg, g_opt, d_opt, scaler, mrf)

@@ -58,6 +58,14 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         "'generator' + a spectral-norm PatchGAN discriminator on the composite (L1 + 0.001 VGG + 0.01 hinge GAN)",
         {"model": "generator", "adversarial": "hinge", "adv_weight": 0.01, "spectral_norm": True},
     ),
+    # Wang et al. 2018: stage 1 the confidence-driven L1 only; stage 2 adds 0.05 x ID-MRF and 0.001 x the hinge
+    # loss of the global and local critics (the reference's PyTorch code: hinge, spectral norm, d_cnum 64).
+    "gmcnn": (
+        "multi-column GMCNN (4.7 M params): confidence-driven L1, from epoch 2 on + 0.05 ID-MRF + 0.001 global/local "
+        "hinge GAN",
+        {"model": "gmcnn", "widths": (24, 48, 96), "perceptual_weight": 0.0, "mrf_weight": 0.05,
+         "adversarial": "hinge", "adv_weight": 0.001, "spectral_norm": True, "stage2_epoch": 2},
+    ),
 }
 
 
@@ -102,7 +110,8 @@ def _parse_compile(text: str) -> bool | str:
 
 #: Fields added after the first checkpoint format, with the value that means "as before" (see ``from_dict``).
 LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False, "val_fraction": 0.0, "utkface_subset": False,
-                                   "skip_corrupt": False, "resume_from": None, "init_from": None}
+                                   "skip_corrupt": False, "resume_from": None, "init_from": None,
+                                   "mrf_weight": 0.0, "stage2_epoch": 0}
 
 
 @dataclass
@@ -169,11 +178,16 @@ class TrainConfig:
     tv_weight: float = _opt(0.0, "weight of the total-variation loss on the composite (0 = off)")
     vgg_weights: str | None = _opt("caffe", "VGG19 weights: caffe, torchvision or none (random: tests only)",
                                    parse=_parse_optional_str, choices=VGG_WEIGHT_CHOICES)
+    mrf_weight: float = _opt(0.0, "weight of the ID-MRF loss on VGG19 relu3_2 / relu4_2 of the composite "
+                             "(facelib.idmrf; second stage only; 0 = off)")
     adversarial: str = _opt("none", "GAN loss of a discriminator (none = no discriminator)",
                             choices=ADVERSARIAL_CHOICES)
     adv_weight: float = _opt(0.01, "weight of the generator's adversarial loss")
     spectral_norm: bool = _opt(False, "spectral normalisation in the PatchGAN discriminator")
     d_base: int = _opt(64, "width of the discriminator's first layer")
+    stage2_epoch: int = _opt(0, "epoch (counting from 0) at which the second stage starts: before it the generator "
+                             "learns from the pixel and perceptual losses alone, from it on the discriminator and the "
+                             "ID-MRF loss join in (GMCNN's two stages; 0 = a single stage)")
     # --- run
     device: str = _opt("auto", "cpu, cuda, cuda:1 ... or auto (cuda when available)")
     out_dir: str = _opt("runs/default", "run folder: history, checkpoints, figures")
@@ -242,12 +256,14 @@ class TrainConfig:
                 raise bad(name, "must be None or an integer >= 1")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise bad("num_workers", "must be an integer >= 0")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise bad("seed", "must be an integer >= 0")
+        for name in ("seed", "stage2_epoch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise bad(name, "must be an integer >= 0")
         if self.batch_size < 2:
             raise bad("batch_size", "must be >= 2 (BatchNorm needs more than one image per batch in training)")
         for name in ("pixel_weight", "hole_weight", "valid_weight", "perceptual_weight", "style_weight",
-                     "tv_weight", "adv_weight"):
+                     "tv_weight", "adv_weight", "mrf_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise bad(name, "must be a finite number >= 0")

@@ -1,9 +1,10 @@
 """The per-epoch table of a run: its rows, ``history.csv`` / ``history.json``, the printed table, the figures.
 
 A row holds ``epoch``, ``train_pixel``, ``train_perceptual``, ``val_pixel``, ``val_perceptual`` (None when the
-VGG loss is off), ``train_style`` / ``val_style`` and ``train_tv`` / ``val_tv`` when those losses are on, with
-a discriminator ``train_d_loss``, ``train_g_adv``, ``train_d_real_acc``, ``train_d_fake_acc``, then
-``train_total``, ``steps``, ``complete``, ``global_step``, ``images_per_s``, ``time_s``.
+VGG loss is off), ``train_style`` / ``val_style`` and ``train_tv`` / ``val_tv`` when those losses are on,
+``train_mrf`` with the ID-MRF loss on (None in first-stage epochs), with a discriminator ``train_d_loss``,
+``train_g_adv``, ``train_d_real_acc``, ``train_d_fake_acc`` (None in first-stage epochs), then ``train_total``,
+``steps``, ``complete``, ``global_step``, ``images_per_s``, ``time_s``.
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ __all__ = ["ROW_LABELS", "epoch_row", "write_history", "read_history", "print_ro
 #: Columns of the printed table and their headers.
 ROW_LABELS = {
     "epoch": "epoch", "train_pixel": "train pixel", "train_perceptual": "train perc.", "val_pixel": "val pixel",
-    "val_perceptual": "val perc.", "train_style": "train style", "train_tv": "train tv", "train_d_loss": "D loss",
-    "train_g_adv": "G adv", "train_d_real_acc": "D acc real", "train_d_fake_acc": "D acc fake",
+    "val_perceptual": "val perc.", "train_style": "train style", "train_tv": "train tv", "train_mrf": "train mrf",
+    "train_d_loss": "D loss", "train_g_adv": "G adv", "train_d_real_acc": "D acc real",
+    "train_d_fake_acc": "D acc fake",
 }
 
 
@@ -49,6 +51,8 @@ def epoch_row(config: TrainConfig, epoch: int, sums: Mapping[str, Tensor | float
         row["train_style"], row["val_style"] = train.get("style"), val.get("style")
     if config.tv_weight > 0:
         row["train_tv"], row["val_tv"] = train.get("tv"), val.get("tv")
+    if config.mrf_weight > 0:  # None in the epochs of the first stage
+        row["train_mrf"] = train.get("mrf")
     if adversarial:
         for k in ("d_loss", "g_adv", "d_real_acc", "d_fake_acc"):
             row[f"train_{k}"] = train.get(k)

@@ -124,7 +124,8 @@ class Trainer:
         m = self.models
         self.generator, self.discriminator, self.vgg = m.generator, m.discriminator, m.vgg
         self.g_opt, self.d_opt, self.scaler = m.g_opt, m.d_opt, m.scaler
-        self.step = TrainStep(config, self.fast, m.generator, m.discriminator, m.vgg, m.g_opt, m.d_opt, m.scaler)
+        self.step = TrainStep(config, self.fast, m.generator, m.discriminator, m.vgg, m.g_opt, m.d_opt, m.scaler,
+                              m.mrf)
         self.out_dir = Path(config.out_dir)
         self.state = RunState()
         self.last_good_step: int | None = None
@@ -306,6 +307,9 @@ class Trainer:
         c, s = self.config, self.state
         self._log(f"training {c.model} on {_describe(self.train_faces)}; masks {c.mask_kind}; device "
                   f"{self.fast.device}, amp {self.fast.amp_dtype}, compile {self.fast.compile_mode}")
+        if c.stage2_epoch >= c.epochs and (self.discriminator is not None or self.models.mrf is not None):
+            _notice(f"stage2_epoch={c.stage2_epoch} >= epochs={c.epochs}: this run never reaches the second stage "
+                    "(its discriminator and ID-MRF loss stay off)")
         stopped = "epochs"
         check_every = 1 if self.fast.device.type == "cpu" else c.log_every
         total_steps = c.epochs * self.steps_per_epoch
@@ -321,6 +325,8 @@ class Trainer:
                     break
                 interval: dict[str, Tensor] = {}
                 interval_start = s.global_step + 1
+                # The stage follows the epoch (restored by a resume), so a resumed run trains as it would have.
+                self.step.second_stage = s.epoch >= c.stage2_epoch
                 t0 = time.perf_counter()
                 for image, mask in self.source.epoch(s.epoch, s.step_in_epoch):
                     logs = self.step(image, mask)
@@ -339,7 +345,7 @@ class Trainer:
                         if s.global_step % c.log_every == 0 and self.progress:
                             n = s.global_step - interval_start + 1
                             bar.set_postfix({k: f"{float(v) / n:.4f}" for k, v in interval.items()
-                                             if k in ("pixel", "perceptual", "d_loss", "g_adv")})
+                                             if k in ("pixel", "perceptual", "mrf", "d_loss", "g_adv")})
                         interval, interval_start = {}, s.global_step + 1
                     if due_ckpt or hit_max:
                         s.epoch_time += time.perf_counter() - t0

@@ -37,15 +37,21 @@ class TrainStep:
         generator (an ``InpaintingModel``), discriminator (or None), vgg (or None): modules already on the
             device (``fast.prepare_module``).
         g_opt, d_opt (or None): their Adam optimisers. scaler: a ``torch.amp.GradScaler`` (enabled for fp16 only).
+        mrf: the ID-MRF loss module (``facelib.idmrf.IDMRFLoss``) or None.
+
+    Attributes:
+        second_stage: whether the second-stage terms (the discriminator and its adversarial loss, ID-MRF) are on;
+            ``Trainer`` sets it at each epoch from ``config.stage2_epoch`` (GMCNN trains on reconstruction first).
 
     ``__call__(image, mask)`` takes (N, 3, H, W) in [-1, 1] and (N, 1, H, W) in {0, 1} on the device and returns
     detached scalar losses on the device (no host synchronisation): ``pixel``, ``perceptual``, ``style``, ``tv``,
-    ``total`` and, with a discriminator, ``d_loss``, ``g_adv``, ``d_real_acc``, ``d_fake_acc``.
+    ``total``, with ID-MRF ``mrf`` and, with a discriminator, ``d_loss``, ``g_adv``, ``d_real_acc``,
+    ``d_fake_acc`` (the last two groups in the second stage only).
     """
 
     def __init__(self, config: TrainConfig, fast: FastPath, generator: nn.Module, discriminator: nn.Module | None,
                  vgg: nn.Module | None, g_opt: torch.optim.Optimizer, d_opt: torch.optim.Optimizer | None,
-                 scaler: torch.amp.GradScaler) -> None:
+                 scaler: torch.amp.GradScaler, mrf: nn.Module | None = None) -> None:
         self.config, self.fast = config, fast
         self.generator, self.discriminator, self.vgg = generator, discriminator, vgg
         self.g_opt, self.d_opt, self.scaler = g_opt, d_opt, scaler
@@ -54,6 +60,8 @@ class TrainStep:
         self._d_fwd = fast.compile_module(discriminator) if discriminator is not None else None
         self._vgg_fwd = fast.compile_module(vgg) if vgg is not None else None
         self._d_threshold = ADVERSARIAL_LOSSES[config.adversarial].threshold if discriminator is not None else 0.0
+        self._mrf_fwd = fast.compile_module(mrf) if mrf is not None else None
+        self.second_stage = True
 
     # ------------------------------------------------------------------------------------------ losses
     def _forward(self, image: Tensor, mask: Tensor, g_fwd: Callable) -> InpaintingViews:
@@ -93,7 +101,7 @@ class TrainStep:
     def _weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
         c = self.config
         weights = {"pixel": c.pixel_weight, "perceptual": c.perceptual_weight, "style": c.style_weight,
-                   "tv": c.tv_weight, "g_adv": c.adv_weight}
+                   "tv": c.tv_weight, "g_adv": c.adv_weight, "mrf": c.mrf_weight}
         return sum(weights[k] * v for k, v in terms.items() if k in weights)  # type: ignore[return-value]
 
     # -------------------------------------------------------------------------------------------- step
@@ -103,14 +111,16 @@ class TrainStep:
             torch.compiler.cudagraph_mark_step_begin()
         image, mask = fast.prepare_input(image), fast.prepare_input(mask)
         logs: dict[str, Tensor] = {}
+        d_fwd = self._d_fwd if self.second_stage else None
+        mrf_fwd = self._mrf_fwd if self.second_stage else None
         with fast.autocast():
             views = self._forward(image, mask, self._g_fwd)
 
-        if self._d_fwd is not None:
+        if d_fwd is not None:
             # 1. Discriminator step on the detached fake: no gradient reaches the generator.
             with fast.autocast():
-                real_logits = self._d_fwd(views.real)
-                fake_logits = self._d_fwd(views.fake.detach())
+                real_logits = d_fwd(views.real)
+                fake_logits = d_fwd(views.fake.detach())
                 d_loss = discriminator_loss(real_logits.float(), fake_logits.float(), kind=c.adversarial)
             self.d_opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             self.scaler.scale(d_loss).backward()
@@ -122,10 +132,13 @@ class TrainStep:
         # 2. Generator step: reconstruction losses, plus the updated discriminator's judgement of the fake.
         with fast.autocast():
             terms = self._reconstruction_losses(image, mask, views, self._vgg_fwd)
-            if self._d_fwd is not None:
+            if mrf_fwd is not None:
+                # On the composite: the known pixels are the real ones, so the hole's patches are what it judges.
+                terms["mrf"] = mrf_fwd(views.composite, image)
+            if d_fwd is not None:
                 # The discriminator's own parameters also receive gradients here, which its next zero_grad
                 # discards (cheaper than toggling requires_grad, which recompiles).
-                terms["g_adv"] = generator_adversarial_loss(self._d_fwd(views.fake).float(), kind=c.adversarial)
+                terms["g_adv"] = generator_adversarial_loss(d_fwd(views.fake).float(), kind=c.adversarial)
             total = self._weighted_total(terms)
         self.g_opt.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()

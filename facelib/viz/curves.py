@@ -19,6 +19,7 @@ _LOSS_PANELS: tuple[tuple[str, str], ...] = (
     ("perceptual", "perceptual loss (VGG)"),
     ("style", "style loss"),
     ("tv", "total variation"),
+    ("mrf", "ID-MRF loss"),
     ("d_loss", "discriminator loss"),
     ("g_adv", "generator adversarial loss"),
     ("total", "total loss"),
