@@ -34,8 +34,8 @@ RESULTS = ROOT / "results" / "classroom-64"
 CELEBA_MANIFEST = ROOT / "data" / "protocol" / "celeba_hq_sample_128.csv"
 EVAL_SIZE = 64
 
-#: The adversarial weight of ``gan``: the gan preset's 0.01 until the pilot (``pilot`` / ``pilot-report`` stages,
-#: results/gan-pilot/) picks one.
+#: The adversarial weight of ``gan``, the one the pilot picked (``pilot`` / ``pilot-evaluate`` / ``pilot-report``
+#: stages; results/gan-pilot/pilot.md says the rule and the numbers).
 GAN_ADV_WEIGHT = "0.01"
 #: The GAN pilot: from the flagship's epoch-6 weights, a few steps on a subset for each adversarial weight (0: the
 #: control arm, no discriminator), everything else as the classroom recipe (smaller mask bank and validation).
@@ -89,19 +89,34 @@ def pilot_arm(weight: str) -> str:
     return "control" if float(weight) == 0 else f"gan_w{weight}"
 
 
+def pilot_evaluate(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS / "protocol", per_bin: int = 25) -> Path:
+    """Every pilot arm on the first ``per_bin`` protocol cases of each group, with KID/FID on them: what the
+    adversarial weight does to accuracy (hole PSNR) and to realism (KID) after the pilot's steps."""
+    from facelib.evaluate import main as evaluate_main
+
+    arms = [f"--checkpoint=w{w}={runs / pilot_arm(w) / 'checkpoints' / 'last.pt'}" for w in PILOT_WEIGHTS]
+    args = [*arms, "--size", str(EVAL_SIZE), "--per-bin", str(per_bin), "--realism-per-group", str(per_bin),
+            "--no-identity", "--faces", env_dir("FACELIB_UTKFACE"), "--masks", env_dir("FACELIB_MASKS"),
+            "--batch-size", "32", "--out", str(out), "--overwrite"]
+    if evaluate_main(args) != 0:
+        sys.exit(f"evaluation into {out} failed")
+    return out
+
+
 def pilot_report(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS) -> Path:
     """``results/gan-pilot/pilot.md``: each arm's validation losses after the pilot's steps, and its D/G balance."""
-    rows = []
+    rows, finals = [], {}
     for weight in PILOT_WEIGHTS:
         path = runs / pilot_arm(weight) / "history.json"
         if not path.is_file():
             rows.append(f"| {weight} | not run | | | | |")
             continue
-        last = json.loads(path.read_text(encoding="utf-8"))[-1]
+        last = finals[weight] = json.loads(path.read_text(encoding="utf-8"))["history"][-1]
         d = last.get("train_d_loss")
+        acc = ("-" if d is None else f"{last['train_d_real_acc']:.2f} / {last['train_d_fake_acc']:.2f}")
         rows.append(f"| {weight} | {last['global_step']} | {last['val_pixel']:.4f} | {last['val_perceptual']:.2f} | "
-                    f"{'-' if d is None else f'{d:.3f}'} | {last.get('train_d_real_acc', float('nan')):.2f} / "
-                    f"{last.get('train_d_fake_acc', float('nan')):.2f} |")
+                    f"{'-' if d is None else f'{d:.3f}'} | {acc} |")
+    choice = pilot_choice(finals)
     text = "\n".join([
         "# GAN pilot: which adversarial weight for `gan`", "",
         f"From the committed 6-epoch `generator` weights (fresh optimiser), each arm trained with "
@@ -109,11 +124,41 @@ def pilot_report(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS) -> Path:
         f"0 = no discriminator), then validated on the first 256 validation faces with fixed holes. Commands: "
         "`python experiments/classroom.py pilot` prints them.", "",
         "| adversarial weight | steps | val pixel | val perceptual | D loss (train) | D accuracy real / fake |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |", *rows, ""])
+        "| ---: | ---: | ---: | ---: | ---: | ---: |", *rows, "", choice, "", *pilot_protocol(out / "protocol"), ""])
     out.mkdir(parents=True, exist_ok=True)
     from facelib.checkpoint import atomic_write_text
 
     return atomic_write_text(text, out / "pilot.md")
+
+
+def pilot_choice(finals: dict[str, dict]) -> str:
+    """The rule that picks ``gan``'s weight: among the adversarial arms whose validation pixel loss is within 1% of
+    the control arm's (the adversarial term must not cost accuracy), the lowest validation perceptual distance."""
+    if "0" not in finals or len(finals) < 2:
+        return "Choice: not made (the control arm and at least one adversarial arm must have run)."
+    base = finals["0"]["val_pixel"]
+    ok = {w: r for w, r in finals.items() if w != "0" and r["val_pixel"] <= 1.01 * base}
+    if not ok:
+        return f"Choice: none (every adversarial arm's val pixel is over 1% above the control's {base:.4f})."
+    pick = min(ok, key=lambda w: ok[w]["val_perceptual"])
+    return (f"Choice (rule: val pixel within 1% of the control's {base:.4f}, then the lowest val perceptual): "
+            f"adversarial weight {pick} (val perceptual {ok[pick]['val_perceptual']:.2f} vs the control's "
+            f"{finals['0']['val_perceptual']:.2f}). After so few steps the arms barely differ: read the protocol table.")
+
+
+def pilot_protocol(folder: Path) -> list[str]:
+    """The pilot's protocol table (hole PSNR and KID per arm), when ``pilot-evaluate`` ran."""
+    from facelib.report import read_results, results_table
+
+    if not (folder / "results.csv").is_file():
+        return ["Protocol subset: not evaluated (`python experiments/classroom.py pilot-evaluate`)."]
+    res = read_results(folder / "results.csv")
+    groups = (("irregular", "all"), ("center", "25%"), ("freeform", "all"))
+    header = [ln for ln in (folder / "results.md").read_text(encoding="utf-8").splitlines()
+              if ln.startswith(("- cases scored", "- realism", "- command", "- device"))]
+    return ["## On protocol cases (results/gan-pilot/protocol)", "", *header, "", "Hole PSNR (dB):", "",
+            results_table(res, "hole_psnr", groups), "", "KID (lower is more realistic; mean +- subset std):", "",
+            results_table(res, "kid", groups, digits=4)]
 
 
 def printable(cmd: list[str]) -> str:
@@ -320,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     eq.add_argument("--epoch", type=int, required=True, help="K: the committed generator's epochs")
     eq.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
     sub.add_parser("pilot", help="print the GAN pilot's commands (one per adversarial weight)")
+    sub.add_parser("pilot-evaluate", help="the pilot's arms on a protocol subset, with KID/FID")
     sub.add_parser("pilot-report", help="results/gan-pilot/pilot.md from the pilot's runs")
+    for name in ("pilot-evaluate", "pilot-report"):
+        sub.choices[name].add_argument("--runs", type=Path, default=PILOT_RUNS, help="the pilot's runs folder")
     rep = sub.add_parser("report")
     rep.add_argument("--figures", type=Path, default=ROOT / "figures", help="figures folder (default: %(default)s)")
     for p in (ev, rep):
@@ -341,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: {err}")
     elif args.stage == "pilot":
         print("\n".join(printable(pilot_command(w)) for w in PILOT_WEIGHTS))
+    elif args.stage == "pilot-evaluate":
+        print(f"wrote {pilot_evaluate(args.runs)}")
     elif args.stage == "pilot-report":
-        print(pilot_report().read_text(encoding="utf-8"))
+        print(pilot_report(args.runs).read_text(encoding="utf-8"))
     elif args.stage == "equal-epochs":
         print(f"wrote {equal_epochs(args.epoch, args.runs)}")
     elif args.stage == "evaluate":
