@@ -63,6 +63,10 @@ MODELS: dict[str, dict] = {
     # The ablation: the flagship's epoch-6 weights plus a hinge PatchGAN, everything else as the control arm.
     "gan": {"epochs": 4, "init_from": "generator", "run": "gan", "extra": ("--adv-weight", GAN_ADV_WEIGHT),
             "about": f"the flagship + {GAN_ADV_WEIGHT} x hinge PatchGAN (spectral norm) from its epoch-6 weights"},
+    # Wang et al. 2018: stage 1 (confidence-driven reconstruction) for 2 epochs, then + ID-MRF + global/local GAN.
+    "gmcnn": {"epochs": 6, "init_from": None, "run": "gmcnn", "extra": (),
+              "about": "GMCNN (Wang et al. 2018): three columns, confidence-driven L1, then + ID-MRF and global/local "
+                       "hinge GAN, from scratch"},
     "context_encoder": {"epochs": 10, "init_from": None, "run": "context_encoder", "extra": (),
                         "about": "Pathak et al. 2016: centre hole, 0.999 x L2 + 0.001 x adversarial, from scratch"},
 }

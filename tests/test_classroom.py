@@ -20,7 +20,7 @@ def classroom():
     return module
 
 
-@pytest.mark.parametrize("model", ["generator", "gated", "gan", "context_encoder"])
+@pytest.mark.parametrize("model", ["generator", "gated", "gan", "gmcnn", "context_encoder"])
 def test_training_commands_parse_into_the_recipe(classroom, model, tmp_path, monkeypatch):
     monkeypatch.setenv("FACELIB_UTKFACE", str(tmp_path))
     monkeypatch.setenv("FACELIB_MASKS", str(tmp_path))

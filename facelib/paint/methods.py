@@ -22,10 +22,10 @@ from torch import Tensor, nn
 ASTRONAUT_FACE = Path(__file__).resolve().parents[1] / "assets" / "astronaut_face.png"
 ASTRONAUT_CREDIT = "astronaut Eileen Collins, NASA portrait (public domain), via scikit-image's astronaut.png"
 #: The pretrained models notebook 10 shows, in column order (names of ``facelib.pretrained``).
-MODEL_NAMES: tuple[str, ...] = ("generator", "gated", "gan", "context_encoder")
+MODEL_NAMES: tuple[str, ...] = ("generator", "gated", "gan", "gmcnn", "context_encoder")
 #: Column titles.
 LABELS: dict[str, str] = {"generator": "ours (L1 + VGG)", "gated": "gated (DeepFill v2)", "gan": "ours + GAN",
-                          "context_encoder": "Context Encoder", "telea": "OpenCV Telea", "ns": "OpenCV NS"}
+                          "gmcnn": "GMCNN (multi-column)", "context_encoder": "Context Encoder", "telea": "OpenCV Telea", "ns": "OpenCV NS"}
 
 
 # ------------------------------------------------------------------------------------------------- faces
