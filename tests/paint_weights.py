@@ -1,8 +1,9 @@
 """A weights folder of small, randomly initialised models, as ``facelib.pretrained.export_weights`` writes it.
 
 The paint tests (notebook 10, the browser test) and the notebooks' pretrained-path tests use this folder rather
-than the committed classroom weights: the same manifest and fp16 safetensors format, all four names (the
-committed set holds only the models trained so far), models small enough to run in milliseconds.
+than the committed classroom weights: the same manifest and fp16 safetensors format, the four names of notebook
+10 by default (the committed set holds only the models trained so far) and ``gmcnn`` on request (notebook 11),
+models small enough to run in milliseconds.
 
     python tests/paint_weights.py OUT_DIR [--size 64]
 """
@@ -22,16 +23,22 @@ SMALL_MODELS = {
     "gated": ("gated", {"widths": [8, 16, 32], "num_residual": 1}),
     "gan": ("generator", {"widths": [8, 16, 32], "num_residual": 1}),
     "context_encoder": ("context_encoder", {"base": 8, "bottleneck_channels": 32}),
+    "gmcnn": ("gmcnn", {"widths": [4, 8, 16]}),
 }
+#: What ``write_small_weights`` writes unless told otherwise: the models the paint tests expect.
+DEFAULT_NAMES = ("generator", "gated", "gan", "context_encoder")
 
 
-def write_small_weights(out_dir: str | Path, size: int = 64, names=tuple(SMALL_MODELS), seed: int = 0) -> Path:
-    """Export randomly initialised small models ``names`` to ``out_dir``; returns the folder."""
+def write_small_weights(out_dir: str | Path, size: int = 64, names=DEFAULT_NAMES, seed: int = 0) -> Path:
+    """Export randomly initialised small models ``names`` (keys of ``SMALL_MODELS``) to ``out_dir``; returns the
+    folder."""
     out = Path(out_dir)
     for i, name in enumerate(names):
         arch, options = SMALL_MODELS[name]
         if arch == "context_encoder":
             options = {"image_size": size, "hole_size": size // 2, **options}
+        if arch == "gmcnn":  # its dilations fit the bottleneck of this size (as the model registry builds it)
+            options = {"bottleneck_size": min(16, size // 4), **options}
         torch.manual_seed(seed + i)
         model = build_generator(arch, **options)
         export_weights(model, name, out, architecture={"name": arch, "options": options}, image_size=size,

@@ -39,6 +39,10 @@ SMALL: dict[str, dict[str, Any]] = {
     "09_evaluation": {"image_size": 32, "n_images": 32, "per_bin": 2, "n_boot": 200, "n_cases": 2,
                       "fallback_steps": 8, "realism_min_cases": 4},
     "10_paint_a_hole": {"image_size": 64, "n_images": 1, "latency_repeats": 2},
+    # 64: the classroom weights' size, and GMCNN's dilations fit the 16x16 bottleneck of 64 px images.
+    "11_multi_column_gmcnn": {"image_size": 64, "n_images": 2, "rf_widths": [2, 4, 8], "n_pairs": 3,
+                              "demo_size": 32, "demo_widths": [4, 8, 16], "demo_faces": 4, "batch_size": 2,
+                              "epochs": 2, "stage2_epoch": 1, "d_base": 4},
 }
 
 #: Named sizes, as ``--profile NAME`` (per notebook, merged like :data:`SMALL`; ``"*"`` applies to every notebook
@@ -59,6 +63,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                                           "retrain": True},
         "09_evaluation": {"per_bin": 50},
         "10_paint_a_hole": {"image_size": 64},  # the classroom weights are 64x64
+        "11_multi_column_gmcnn": {"image_size": 64},  # the classroom weights are 64x64
     },
 }
 
