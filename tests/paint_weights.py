@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from facelib.models import build_generator
+from facelib.paint import MODEL_NAMES
 from facelib.pretrained import export_weights
 
 #: name -> (architecture, small constructor options); "gan" is an adversarially trained "generator".
@@ -25,8 +26,8 @@ SMALL_MODELS = {
     "context_encoder": ("context_encoder", {"base": 8, "bottleneck_channels": 32}),
     "gmcnn": ("gmcnn", {"widths": [4, 8, 16]}),
 }
-#: What ``write_small_weights`` writes unless told otherwise: the models the paint tests expect.
-DEFAULT_NAMES = ("generator", "gated", "gan", "context_encoder")
+#: What ``write_small_weights`` writes unless told otherwise: every model notebook 10 paints with.
+DEFAULT_NAMES = tuple(MODEL_NAMES)
 
 
 def write_small_weights(out_dir: str | Path, size: int = 64, names=DEFAULT_NAMES, seed: int = 0) -> Path:
