@@ -34,6 +34,22 @@ def tiny_run(tmp_path_factory) -> Path:
     return out / "checkpoints" / "last.pt"
 
 
+def toy_protocol(tmp_path: Path, manifest_name: str, seed: int) -> tuple[Path, Path]:
+    """Four random 32x32 faces and a centre + free-form manifest of them: (faces folder, manifest path)."""
+    import numpy as np
+    from PIL import Image
+
+    from facelib import protocol as P
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(seed)
+    names = [f"{i}.png" for i in range(4)]
+    for name in names:
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(faces / name)
+    return faces, P.write_manifest(P.build_manifest(names, 32, kinds=("center", "freeform")), tmp_path / manifest_name)
+
+
 @pytest.fixture()
 def exported(tiny_run, tmp_path) -> Path:
     checkpoint_to_weights(tiny_run, "tiny", tmp_path, command="python -m facelib.train ...",
@@ -152,19 +168,10 @@ def test_evaluate_scores_committed_weights_like_their_model(exported, tmp_path, 
     """``python -m facelib.evaluate --pretrained NAME`` scores the fp16 weights, and says which files it used."""
     import csv
 
-    import numpy as np
-    from PIL import Image
-
     from facelib import evaluate as E
     from facelib import protocol as P
 
-    faces = tmp_path / "faces"
-    faces.mkdir()
-    rng = np.random.default_rng(0)
-    names = [f"{i}.png" for i in range(4)]
-    for name in names:
-        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(faces / name)
-    manifest = P.write_manifest(P.build_manifest(names, 32, kinds=("center", "freeform")), tmp_path / "m.csv")
+    faces, manifest = toy_protocol(tmp_path, "m.csv", seed=0)
     common = ["--manifest", str(manifest), "--faces", str(faces), "--out", str(tmp_path / "r"), "--vgg-weights",
               "off", "--n-boot", "20", "--no-progress", "--device", "cpu"]
     assert E.main(["--pretrained", "tiny", "--weights-dir", str(exported), *common]) == 0, capsys.readouterr().err
@@ -187,21 +194,11 @@ def test_evaluate_scores_committed_weights_like_their_model(exported, tmp_path, 
 def test_record_writes_the_one_results_layout_that_readers_use(exported, tmp_path, capsys):
     """``facelib.evaluate --record`` stores each model's numbers under ``results['<protocol>_<size>']`` in the
     layout of ``manifest_results``; ``protocol_results`` and ``headline`` read it back; other keys survive."""
-    import numpy as np
-    from PIL import Image
-
     from facelib import evaluate as E
-    from facelib import protocol as P
     from facelib.pretrained import protocol_results, update_results
     from facelib.report import headline
 
-    faces = tmp_path / "faces"
-    faces.mkdir()
-    rng = np.random.default_rng(1)
-    names = [f"{i}.png" for i in range(4)]
-    for name in names:
-        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(faces / name)
-    manifest = P.write_manifest(P.build_manifest(names, 32, kinds=("center", "freeform")), tmp_path / "toy_32.csv")
+    faces, manifest = toy_protocol(tmp_path, "toy_32.csv", seed=1)
     update_results("tiny", "other_64", {"evaluated_at": 64, "hole_psnr": {}}, exported)
     args = ["--pretrained", "tiny", "--weights-dir", str(exported), "--manifest", str(manifest), "--faces",
             str(faces), "--out", str(tmp_path / "r"), "--vgg-weights", "off", "--n-boot", "20", "--no-progress",
