@@ -1,5 +1,5 @@
-"""The perceptual distance on VGG19 features (Johnson et al. 2016): the one definition
-(:func:`feature_distance`), the training loss (:class:`PerceptualLoss`) and the per-image metric
+"""The perceptual distance on VGG19 features (after Johnson et al. 2016's feature reconstruction loss): the one
+definition (:func:`feature_distance`), the training loss (:class:`PerceptualLoss`) and the per-image metric
 (:func:`vgg_feature_distance`); images (N, 3, H, W) in [-1, 1], distances float32 >= 0."""
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def feature_distance(
     """The perceptual distance: the one definition used by training, :class:`PerceptualLoss`, the metrics
     (:func:`vgg_feature_distance`, ``facelib.metrics.perceptual_distance``) and the notebooks.
 
-    ``mean over layers of the mean feature error`` (Johnson et al. 2016), in float32.
+    ``mean over layers of the mean feature error``, in float32: our variant of Johnson et al. 2016's feature
+    reconstruction loss, which used one VGG-16 layer and the squared error divided by the layer's size.
 
     Args:
         feats_a, feats_b: the same layers' features of two image batches (``VGG19Features`` outputs), each
@@ -59,7 +60,8 @@ def feature_distance(
 
 
 class PerceptualLoss(nn.Module):
-    """Perceptual (feature reconstruction) loss of Johnson et al. 2016 on frozen VGG19 features.
+    """Perceptual loss on frozen VGG19 features: Johnson et al. 2016's feature reconstruction loss (one VGG-16
+    layer, squared error) widened to several layers with an equal-weight mean of L1 (default) errors.
 
     ``loss = sum_i w_i * mean(criterion(phi_i(output), phi_i(target)))`` over the chosen layers ``i``, with
     ``w_i = 1 / len(layers)`` by default (a plain mean over layers). The target branch runs under
