@@ -34,6 +34,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_errors import os_error_line
 from .progress import tqdm
 
 __all__ = ["CELEBA_HQ_URL", "ChecksumError", "DownloadError", "download_celeba_hq", "sha256_of", "main"]
@@ -257,8 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = download_celeba_hq(args.dest, url=args.url, sha256=args.sha256, expected_size=args.expected_size,
                                   timeout=args.timeout, keep_zip=args.keep_zip, progress=not args.no_progress)
-    except (OSError, ValueError) as err:  # DownloadError, FileExistsError, ChecksumError, a full disk ...
+    except (DownloadError, FileExistsError, ValueError) as err:  # these already name the problem and the fix
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a read-only or full disk, no permission: name the path and what to do
+        print(f"error: {os_error_line(err, args.dest)}", file=sys.stderr)
         return 1
     print(f"CelebA-HQ is in {root} (use FACELIB_DATA={root})")
     return 0

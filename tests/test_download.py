@@ -241,3 +241,26 @@ def test_cli_downloads_and_without_a_destination_shows_usage(server: _Server, tm
     assert exit_info.value.code == 2 and "usage: python -m facelib.download" in capsys.readouterr().err
     assert main([str(tmp_path), "--url", server.url, "--sha256", ZIP_SHA256, "--no-progress", "--timeout", "5"]) == 0
     assert f"CelebA-HQ is in {tmp_path / 'celeba_hq'}" in capsys.readouterr().out
+
+
+def test_cli_names_an_unwritable_destination_and_the_fix_in_one_line(tmp_path: Path, capsys, monkeypatch):
+    """A destination the process may not write (read-only disk, no permission, a file in the way) is one line
+    naming the path and what to do, not a traceback or a bare errno."""
+    import errno
+
+    import facelib.download as download
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert download.main([str(blocker / "data"), "--url", "http://127.0.0.1:9/x.zip", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(blocker) in err and "a file stands where a folder is needed" in err
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "ro"))
+
+    monkeypatch.setattr(download, "download_celeba_hq", read_only)
+    assert download.main([str(tmp_path / "ro"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "the disk is read-only: choose a folder on a writable disk" in err
+    assert str(tmp_path / "ro") in err
