@@ -99,7 +99,7 @@ def test_training_holds_out_the_protocols_masks(tmp_path):
     """The NVIDIA masks the committed manifests score on never reach training (by default)."""
     from PIL import Image
 
-    from facelib.protocol import protocol_mask_ids
+    from facelib.mask_holdout import protocol_mask_ids
     from facelib.train.build import build_masks
 
     held = sorted(protocol_mask_ids())[:3]
