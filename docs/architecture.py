@@ -163,7 +163,8 @@ def path_to(graph: Mapping[str, Iterable[str]], start: str, target: str) -> list
     return None
 
 
-def leaves_reaching(graph: Mapping[str, Iterable[str]], leaves: Iterable[str], target: str = TRAINING) -> dict[str, list[str]]:
+def leaves_reaching(graph: Mapping[str, Iterable[str]], leaves: Iterable[str],
+                    target: str = TRAINING) -> dict[str, list[str]]:
     """``{leaf: its import chain to target}`` for every leaf that imports ``target``, directly or not."""
     chains = {leaf: path_to(graph, leaf, target) for leaf in leaves}
     return {leaf: chain for leaf, chain in chains.items() if chain}

@@ -31,7 +31,8 @@ def graphs():
 
 def assert_no_cycle(graph, what: str) -> None:
     cycle = A.find_cycle(graph)
-    assert cycle is None, f"import cycle between {what}: {' -> '.join(cycle)}; break it (move the shared part to a leaf)"
+    assert cycle is None, (f"import cycle between {what}: {' -> '.join(cycle)}; break it (move the shared part "
+                           "to a leaf)")
 
 
 def assert_leaves_do_not_reach(graph, leaves, target: str = A.TRAINING) -> None:
