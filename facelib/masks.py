@@ -310,7 +310,7 @@ class IrregularMasks(MaskGenerator):
                 raise FileNotFoundError(f"no masks of bins {[IRREGULAR_BINS[b] for b in self.bins]} in "
                                         f"{self.root} (files {FILES_PER_BIN * self.bins[0]:05d}.png ...)")
         if exclude:
-            # Held-out numbers (e.g. the evaluation protocol's masks, facelib.protocol.protocol_mask_ids).
+            # Held-out numbers (e.g. the evaluation protocol's masks, facelib.mask_holdout.protocol_mask_ids).
             n_all = len(files)
             files = [p for p in files if _file_number(p) not in exclude]
             if not files:

@@ -14,8 +14,9 @@ protocol numbers straight from it (``load_manifest``), and ``load_pretrained`` c
 building the model, so a truncated or edited file gives one clear error instead of a silently wrong model.
 
     python -m facelib.pretrained list                        # what is in weights/
-    python -m facelib.pretrained export --checkpoint runs/g/checkpoints/epoch_6.pt --name generator \\
-        --command "python -m facelib.train ..."             # a training checkpoint -> fp16 weights + manifest
+
+Weights are written from a training checkpoint by :mod:`facelib.export` (``python -m facelib.export``), kept
+apart so that this module never imports the training code.
 """
 from __future__ import annotations
 
@@ -36,8 +37,6 @@ from torch import Tensor, nn
 
 from .checkpoint import atomic_write_json, check_state_dict
 from .models import build_generator, count_parameters
-from .cli_errors import os_error_line
-from .safe_io import refuse_overwrite
 from .weights_check import manifest_problem
 
 __all__ = [
@@ -98,7 +97,7 @@ def _not_found(name: str, folder: Path) -> WeightsNotFoundError:
     names = ", ".join(available_weights(folder)) or "none"
     return WeightsNotFoundError(
         f"no weights named {name!r} in {folder} (available: {names}). Train a model (python -m facelib.train) and "
-        "export it (python -m facelib.pretrained export --checkpoint ... --name NAME), or pass weights_dir=...")
+        "export it (python -m facelib.export --checkpoint ... --name NAME), or pass weights_dir=...")
 
 
 def load_manifest(name: str, weights_dir: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -118,7 +117,7 @@ def load_manifest(name: str, weights_dir: str | os.PathLike | None = None) -> di
     problem = manifest_problem(manifest)
     if problem:
         raise WeightsIntegrityError(f"{path}: {problem}; restore it (git checkout -- {path}) or export the weights "
-                                    "again (python -m facelib.pretrained export)")
+                                    "again (python -m facelib.export)")
     return manifest
 
 
@@ -165,7 +164,7 @@ def load_pretrained(name: str, *, weights_dir: str | os.PathLike | None = None, 
     model = build_generator(arch["name"], **arch.get("options", {}))
     state = load_state_dict(name, weights_dir, verify=verify)
     check_state_dict(model, state, f"weights {name!r}", "export them again from the checkpoint (python -m "
-                     "facelib.pretrained export), or restore the committed files (git checkout -- weights/)")
+                     "facelib.export), or restore the committed files (git checkout -- weights/)")
     model.load_state_dict(state)
     return model.to(device).eval()
 
@@ -273,65 +272,18 @@ def _describe(name: str, m: Mapping[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facelib.pretrained",
-                                     description="List the committed weights, or export a training checkpoint.")
+                                     description="List the committed weights (python -m facelib.export writes them).")
     sub = parser.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="the models in the weights folder")
     ls.add_argument("--weights-dir", default=None)
-    ex = sub.add_parser("export", help="a facelib.train checkpoint -> fp16 safetensors + manifest")
-    ex.add_argument("--checkpoint", required=True, help="e.g. runs/g/checkpoints/epoch_6.pt")
-    ex.add_argument("--name", required=True, help="the name load_pretrained will take")
-    ex.add_argument("--weights-dir", default=None, help="output folder (default: the repository's weights/)")
-    ex.add_argument("--command-line", default="", help="the exact training command, recorded in the manifest")
-    ex.add_argument("--description", default="")
-    ex.add_argument("--data-note", default="", help="what data and split trained it, in words")
-    ex.add_argument("--split-note", default="", help="the train/val split, in words")
-    ex.add_argument("--device-note", default="", help="the training hardware, in words")
-    ex.add_argument("--init-from", default=None, help="weights the run started from, if any (e.g. generator)")
-    ex.add_argument("--code-commit", default="", help="the git commit the training code ran at")
-    ex.add_argument("--overwrite", action="store_true", help="replace weights of the same name (their manifest, "
-                    "history and results; files the old manifest listed and the new one does not are removed)")
     return parser
-
-
-def _replaced_files(name: str, folder: Path, overwrite: bool) -> set[str]:
-    """The files of the weights ``name`` that an export would replace (refused without ``overwrite``)."""
-    path = folder / f"{name}.json"
-    if not path.exists():
-        return set()
-    if not overwrite:
-        refuse_overwrite([path], f"exporting weights {name!r} (its history and results would be lost)")
-    try:
-        return {entry["path"] for entry in load_manifest(name, folder)["files"]}
-    except (WeightsIntegrityError, OSError):
-        return set()  # a damaged manifest: replace it, remove nothing it may (not) list
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "list":
-        found = available_weights(args.weights_dir)
-        lines = [_describe(n, m) for n, m in found.items()]
-        print("\n".join(lines) or f"no weights in {resolve_weights_dir(args.weights_dir)}")
-        return 0
-    from .export import checkpoint_to_weights  # the training package is only needed to export
-
-    folder = resolve_weights_dir(args.weights_dir)
-    try:
-        old = _replaced_files(args.name, folder, args.overwrite)
-        path = checkpoint_to_weights(args.checkpoint, args.name, folder,
-                                     command=args.command_line, description=args.description,
-                                     data_note=args.data_note, split_note=args.split_note, device_note=args.device_note,
-                                     init_from=args.init_from, code_commit=args.code_commit)
-        listed = {entry["path"] for entry in load_manifest(args.name, folder)["files"]}
-        for stale in old - listed:  # the old shards only: files the old manifest listed, nothing else
-            (folder / stale).unlink(missing_ok=True)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {os_error_line(err, folder)}", file=sys.stderr)
-        return 1
-    print(f"wrote {path}")
+    found = available_weights(args.weights_dir)
+    lines = [_describe(n, m) for n, m in found.items()]
+    print("\n".join(lines) or f"no weights in {resolve_weights_dir(args.weights_dir)}")
     return 0
 
 

@@ -769,15 +769,15 @@ def _tiny_run(tmp_path: Path) -> Path:
 
 
 def test_export_does_not_replace_weights_of_the_same_name(tmp_path: Path, capsys):
-    """Cause 4: `pretrained export --name generator` replaced the committed manifest (history, results) and
+    """Cause 4: `export --name generator` replaced the committed manifest (history, results) and
     orphaned its old shards."""
     import json
 
-    from facelib.pretrained import main as pretrained_main
+    from facelib.export import main as export_main
 
     ckpt, weights = _tiny_run(tmp_path), tmp_path / "weights"
-    export = ["export", "--checkpoint", str(ckpt), "--name", "tiny", "--weights-dir", str(weights)]
-    assert pretrained_main(export) == 0
+    export = ["--checkpoint", str(ckpt), "--name", "tiny", "--weights-dir", str(weights)]
+    assert export_main(export) == 0
     manifest = json.loads((weights / "tiny.json").read_text())
     manifest["results"] = {"hole_psnr": "measured"}
     manifest["files"] = [*manifest["files"], {"path": "tiny-old-shard.safetensors", "bytes": 1, "sha256": "0" * 64}]
@@ -786,10 +786,10 @@ def test_export_does_not_replace_weights_of_the_same_name(tmp_path: Path, capsys
     (weights / "README.md").write_text("mine")
     before = (weights / "tiny.json").read_bytes()
     capsys.readouterr()
-    assert pretrained_main(export) == 1
+    assert export_main(export) == 1
     line = one_line(capsys.readouterr().err)
     assert "already exists" in line and "--overwrite" in line and (weights / "tiny.json").read_bytes() == before
-    assert pretrained_main([*export, "--overwrite"]) == 0
+    assert export_main([*export, "--overwrite"]) == 0
     assert not (weights / "tiny-old-shard.safetensors").exists() and (weights / "README.md").read_text() == "mine"
 
 
@@ -850,12 +850,13 @@ def test_checkpoints_that_do_not_fit_their_model_are_one_line(tmp_path: Path, fa
 def test_weights_manifests_of_the_wrong_shape_are_one_line(tmp_path: Path, faces: Path, capsys, damage: str):
     import json
 
+    from facelib.export import main as export_main
     from facelib.pretrained import load_pretrained
     from facelib.pretrained import main as pretrained_main
 
     weights = tmp_path / "weights"
-    assert pretrained_main(["export", "--checkpoint", str(_tiny_run(tmp_path)), "--name", "tiny", "--weights-dir",
-                            str(weights)]) == 0
+    assert export_main(["--checkpoint", str(_tiny_run(tmp_path)), "--name", "tiny", "--weights-dir",
+                        str(weights)]) == 0
     manifest = json.loads((weights / "tiny.json").read_text())
     if damage == "no files":
         del manifest["files"]

@@ -57,8 +57,11 @@ def exported(tiny_run, tmp_path) -> Path:
     return tmp_path
 
 
-def test_export_writes_safetensors_and_a_complete_manifest(exported):
+def test_export_writes_safetensors_and_a_complete_manifest(tiny_run, exported):
     m = load_manifest("tiny", exported)
+    _, config = load_generator(tiny_run)  # the recipe is the run's TrainConfig, read without the training package
+    assert m["training"]["preset_config"] == config.to_dict() and m["training"]["masks"] == config.mask_kind
+    assert m["training"]["batch_size"] == 2 and m["training"]["start"] == {"from": "scratch"}
     assert m["format"] == WEIGHTS_FORMAT and m["name"] == "tiny" and m["dtype"] == "float16"
     assert m["architecture"] == {"name": "generator", "options": {"widths": [8, 16, 32], "num_residual": 1},
                                  "class": "InpaintingGenerator", "parameters": m["architecture"]["parameters"]}
@@ -145,14 +148,19 @@ def test_context_encoder_round_trip(tmp_path):
 
 
 def test_cli_lists_and_exports(tiny_run, tmp_path, capsys):
+    """``python -m facelib.pretrained list`` lists, ``python -m facelib.export`` writes (pretrained has no export)."""
+    from facelib.export import main as export_main
+
     assert main(["list", "--weights-dir", str(tmp_path)]) == 0
     assert "no weights in" in capsys.readouterr().out
-    assert main(["export", "--checkpoint", str(tiny_run), "--name", "cli", "--weights-dir", str(tmp_path)]) == 0
+    assert export_main(["--checkpoint", str(tiny_run), "--name", "cli", "--weights-dir", str(tmp_path)]) == 0
     assert main(["list", "--weights-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("cli ")
-    assert main(["export", "--checkpoint", str(tmp_path / "nope.pt"), "--name", "x",
-                 "--weights-dir", str(tmp_path)]) == 1
+    assert export_main(["--checkpoint", str(tmp_path / "nope.pt"), "--name", "x",
+                        "--weights-dir", str(tmp_path)]) == 1
     assert "checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", "--checkpoint", str(tiny_run), "--name", "x", "--weights-dir", str(tmp_path)])
 
 
 def test_package_exposes_load_pretrained_lazily():

@@ -116,6 +116,26 @@ def test_read_manifest_errors(tmp_path):
         P.read_manifest(bad)
 
 
+def test_held_out_masks_are_the_manifests_irregular_masks(tmp_path):
+    """facelib.mask_holdout (what training skips) reads the same numbers the protocol's own reader finds."""
+    from facelib.mask_holdout import PROTOCOL_DIR, protocol_mask_ids
+
+    committed = sorted(PROTOCOL_DIR.glob("*.csv"))
+    assert committed and P.PROTOCOL_DIR == PROTOCOL_DIR
+    assert protocol_mask_ids() == {r["mask_id"] for path in committed for r in P.read_manifest(path)
+                                   if r["mask_kind"] == "irregular"}
+    rows = P.build_manifest([f"f{i:02d}" for i in range(12)], 32)
+    P.write_manifest(rows, tmp_path / "a.csv")
+    assert protocol_mask_ids(tmp_path) == {r["mask_id"] for r in rows if r["mask_kind"] == "irregular"}
+    assert len(protocol_mask_ids(tmp_path)) == 12
+    (tmp_path / "b.csv").write_text("case_id,face\n0,a.jpg\n")
+    with pytest.raises(ValueError, match="b.csv lacks the mask_kind / mask_id columns"):
+        protocol_mask_ids(tmp_path)
+    (tmp_path / "b.csv").write_text(",".join(P.MANIFEST_FIELDS) + "\n0,a.jpg,irregular,x,0-10%,32,0\n")
+    with pytest.raises(ValueError, match="b.csv, line 2: mask_id 'x'"):
+        protocol_mask_ids(tmp_path)
+
+
 def test_select_cases_is_deterministic():
     rows = P.build_manifest([f"f{i:02d}" for i in range(24)], 32)
     sub = P.select_cases(rows, per_bin=2)

@@ -17,7 +17,7 @@ from facelib.models import (
     PatchDiscriminator,
 )
 from facelib.train import TrainConfig, load_generator, train
-from facelib.train.config import LEGACY_DEFAULTS
+from facelib.generator_checkpoint import LEGACY_DEFAULTS, read_generator
 
 # The config dict exactly as the single-module train.py wrote it (every field, lists for tuples).
 OLD_CONFIG = {
@@ -61,6 +61,7 @@ def test_old_format_checkpoint_loads_and_resumes(tmp_path):
     g, config = load_generator(out / "checkpoints" / "last.pt")
     assert isinstance(g, InpaintingGenerator) and not g.training
     assert config.to_dict() == {**ckpt["config"], **LEGACY_DEFAULTS}  # fields added since: "as before"
+    assert read_generator(out / "checkpoints" / "last.pt")[1] == config.to_dict()  # export and evaluate read this
     assert all(torch.equal(v, ckpt["generator"][k]) for k, v in g.state_dict().items())
 
     resumed = TrainConfig.from_dict({**ckpt["config"], "resume": True, "max_steps": None})  # to the epoch end
@@ -99,7 +100,7 @@ def test_training_holds_out_the_protocols_masks(tmp_path):
     """The NVIDIA masks the committed manifests score on never reach training (by default)."""
     from PIL import Image
 
-    from facelib.protocol import protocol_mask_ids
+    from facelib.mask_holdout import protocol_mask_ids
     from facelib.train.build import build_masks
 
     held = sorted(protocol_mask_ids())[:3]

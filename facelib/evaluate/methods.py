@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint
+from ..generator_checkpoint import read_generator, stored_config
+from ..models import MODELS
 from ..pretrained import load_manifest, load_pretrained
-from ..train import TrainConfig, load_generator
 
 __all__ = ["find_checkpoints", "load_checkpoint_method", "load_pretrained_method"]
 
@@ -28,14 +29,16 @@ def load_checkpoint_method(path: str | os.PathLike, size: int, device: str | tor
         raise FileNotFoundError(f"checkpoint {path} not found: training writes <out_dir>/checkpoints/last.pt "
                                 "(python -m facelib.train --out-dir ...); pass --checkpoint NAME=PATH")
     step = load_checkpoint(path).get("global_step")
-    model, config = load_generator(path, device=device)
-    if config.image_size != size and not allow_size_mismatch:
+    model, config = read_generator(path, device=device)
+    trained = config["image_size"]
+    if trained != size and not allow_size_mismatch:
         raise ValueError(
-            f"checkpoint {path} was trained at {config.image_size}x{config.image_size} but the evaluation is at "
-            f"{size}x{size}: evaluate it with --size {config.image_size} (a reduced-scale run; the table header "
+            f"checkpoint {path} was trained at {trained}x{trained} but the evaluation is at "
+            f"{size}x{size}: evaluate it with --size {trained} (a reduced-scale run; the table header "
             "states the size), or pass --allow-size-mismatch to score it at this size anyway")
-    about = (f"{path} ({config.model}, widths {list(config.widths)}, trained at {config.image_size}x"
-             f"{config.image_size} on {config.data or 'the default faces (FACELIB_DATA, data/, else synthetic)'} with {config.mask_kind} masks, step {step})")
+    about = (f"{path} ({config['model']}, widths {list(config['widths'])}, trained at {trained}x{trained} on "
+             f"{config['data'] or 'the default faces (FACELIB_DATA, data/, else synthetic)'} with "
+             f"{MODELS[config['model']].mask_kind(config['masks'])} masks, step {step})")
     return model, about
 
 
@@ -74,6 +77,6 @@ def find_checkpoints(folder: str | os.PathLike, size: int,
     for path in sorted(folder.glob("**/checkpoints/last.pt")):
         if skip is not None and skip in path.resolve().parents:
             continue
-        if TrainConfig.from_dict(load_checkpoint(path)["config"]).image_size == size:
+        if stored_config(load_checkpoint(path), path)["image_size"] == size:
             found[str(path.parent.parent.relative_to(folder))] = path
     return found

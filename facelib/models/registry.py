@@ -51,6 +51,10 @@ class ModelSpec:
         """The generator for these training options: ``cls(**options(image_size, widths, num_residual))``."""
         return self.cls(**self.options(image_size, widths, num_residual))
 
+    def mask_kind(self, masks: str) -> str:
+        """The mask kind a run with ``masks`` trains on: ``masks``, or :attr:`default_mask` for ``"auto"``."""
+        return self.default_mask if masks == "auto" else masks
+
 
 def _patch_discriminator(image_size: int, base: int, spectral_norm: bool) -> nn.Module:
     return PatchDiscriminator(in_channels=3, base=base, num_layers=3, spectral_norm=spectral_norm)

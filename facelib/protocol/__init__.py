@@ -70,7 +70,6 @@ from .manifest import (
     group_order,
     list_faces,
     manifest_text,
-    protocol_mask_ids,
     ratio_bin,
     read_manifest,
     select_cases,

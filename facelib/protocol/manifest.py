@@ -16,7 +16,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..checkpoint import atomic_write_text
-from ..data import IMAGE_EXTENSIONS, REPO_DATA_DIR
+from ..data import IMAGE_EXTENSIONS
+from ..mask_holdout import PROTOCOL_DIR
 from ..masks import FILES_PER_BIN, IRREGULAR_BINS, FreeFormMask
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "manifest_text",
     "read_manifest",
     "check_manifest",
-    "protocol_mask_ids",
     "select_cases",
     "count_cases",
     "group_order",
@@ -47,7 +47,6 @@ CENTER_BIN = "25%"
 #: 10%-wide hole-ratio bins for free-form masks (the first six equal ``IRREGULAR_BINS``).
 RATIO_BINS: tuple[str, ...] = tuple(f"{10 * i}-{10 * (i + 1)}%" for i in range(10))
 MANIFEST_FIELDS: tuple[str, ...] = ("case_id", "face", "mask_kind", "mask_id", "bin", "size", "seed")
-PROTOCOL_DIR: Path = REPO_DATA_DIR / "protocol"
 UTKFACE_MANIFEST: Path = PROTOCOL_DIR / "utkface_val_128.csv"
 
 
@@ -210,16 +209,6 @@ def check_manifest(rows: Sequence[dict[str, Any]], source: str = "the manifest",
         elif kind == "freeform" and bin_label not in RATIO_BINS:
             raise ValueError(f"{where}: free-form bin {bin_label!r} is not one of {RATIO_BINS[0]} ... "
                              f"{RATIO_BINS[-1]}; {rebuild}")
-
-
-def protocol_mask_ids(folder: str | os.PathLike = PROTOCOL_DIR) -> frozenset[int]:
-    """The NVIDIA mask numbers that the manifests in ``folder`` (the committed ``data/protocol/*.csv``) score on.
-
-    Training leaves these out (``TrainConfig.holdout_protocol_masks``): the NVIDIA masks available here are
-    their *test* set, the same files the protocol draws its irregular holes from.
-    """
-    return frozenset(int(r["mask_id"]) for path in sorted(Path(folder).glob("*.csv"))
-                     for r in read_manifest(path) if r["mask_kind"] == "irregular")
 
 
 def select_cases(rows: Sequence[dict[str, Any]], per_bin: int | None = None, limit: int | None = None,

@@ -13,9 +13,9 @@ from torch import nn
 
 from ..fast import FastPath
 from ..idmrf import IDMRFLoss
+from ..mask_holdout import protocol_mask_ids
 from ..masks import MaskGenerator, make_masks
 from ..models import MODELS
-from ..protocol import protocol_mask_ids
 from ..vgg import VGG19Features
 from .config import TrainConfig
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..fast import AMP_CHOICES, COMPILE_CHOICES
+from ..generator_checkpoint import LEGACY_DEFAULTS
 from ..losses import ADVERSARIAL_KINDS, PIXEL_KINDS
 from ..masks import MASK_NAMES
 from ..models import MODELS
@@ -106,12 +107,6 @@ def _parse_compile(text: str) -> bool | str:
     if low in ("1", "true", "yes", "on"):
         return True
     return text
-
-
-#: Fields added after the first checkpoint format, with the value that means "as before" (see ``from_dict``).
-LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False, "val_fraction": 0.0, "utkface_subset": False,
-                                   "skip_corrupt": False, "resume_from": None, "init_from": None,
-                                   "mrf_weight": 0.0, "stage2_epoch": 0}
 
 
 @dataclass
@@ -314,8 +309,8 @@ class TrainConfig:
 
     @property
     def mask_kind(self) -> str:
-        """``masks`` with "auto" resolved: the model's default mask kind (``MODELS[model].default_mask``)."""
-        return MODELS[self.model].default_mask if self.masks == "auto" else self.masks
+        """``masks`` with "auto" resolved: the model's default mask kind (``MODELS[model].mask_kind``)."""
+        return MODELS[self.model].mask_kind(self.masks)
 
     @property
     def uses_vgg(self) -> bool:
@@ -329,8 +324,9 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of ``to_dict``; unknown keys raise ``ValueError`` (a config from another version).
 
-        A field added after a checkpoint was written takes its :data:`LEGACY_DEFAULTS` value, the one that
-        reproduces what that older run did, so the run resumes exactly as it trained.
+        A field added after a checkpoint was written takes its value in
+        :data:`facelib.generator_checkpoint.LEGACY_DEFAULTS`, the one that reproduces what that older run did, so
+        the run resumes exactly as it trained.
         """
         names = {f.name for f in fields(cls)}
         d = {**LEGACY_DEFAULTS, **d}

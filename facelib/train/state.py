@@ -31,8 +31,9 @@ from ..checkpoint import (
     load_checkpoint,
     restore_rng_state,
 )
+from ..generator_checkpoint import read_generator, unreadable_config
 from ..safe_io import remove_ours
-from .build import Models, build_generator
+from .build import Models
 from .config import TrainConfig
 from .identity import IDENTITY_KEY
 
@@ -357,21 +358,17 @@ def init_generator(config: TrainConfig, generator: nn.Module) -> str:
 
 
 def load_generator(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig]:
-    """The trained generator of a checkpoint, in eval mode, and its ``TrainConfig``.
+    """The trained generator of a checkpoint, in eval mode, and its ``TrainConfig``
+    (:func:`facelib.generator_checkpoint.read_generator`, the stored config read as a ``TrainConfig``).
 
     Example::
 
         g, cfg = load_generator("runs/g/checkpoints/last.pt")
         out = g(mask_image(image, mask), mask)
     """
-    ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
+    model, stored = read_generator(checkpoint_path, device)
     try:
-        config = TrainConfig.from_dict(ckpt["config"])
+        config = TrainConfig.from_dict(stored)
     except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{checkpoint_path}: its config cannot be read ({err}); use a checkpoint written by "
-                              "facelib.train (another version wrote this one, or it was edited)") from None
-    model = build_generator(config)
-    check_state_dict(model, ckpt["generator"], checkpoint_path, "pass a checkpoint written by facelib.train for this "
-                     "model (the file was edited, or its weights belong to another architecture)")
-    model.load_state_dict(ckpt["generator"])
-    return model.to(device).eval(), config
+        raise unreadable_config(checkpoint_path, err) from None
+    return model, config
