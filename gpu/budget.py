@@ -48,7 +48,8 @@ class DeviceBudget:
 
 
 def add_budget_flags(parser: argparse.ArgumentParser) -> None:
-    """``--device-minutes``, ``--command-minutes``, ``--files-back``, ``--file-mib``, ``--total-mib``, ``--carry-mib``."""
+    """The budget's flags: ``--device-minutes``, ``--command-minutes``, ``--files-back``, ``--file-mib``,
+    ``--total-mib``, ``--carry-mib``."""
     d = DeviceBudget()
     parser.add_argument("--device-minutes", type=float, default=d.device_minutes,
                         help="device time of the whole campaign, starts and transfers included")

