@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
 
+from facelib.paths import RESULTS_DIR, RUNS_DIR  # noqa: E402
 from facelib.train.config import label  # noqa: E402
 
 #: The presets trained (``facelib.train.PRESETS``), in the order of the result tables.
@@ -38,8 +39,8 @@ def env_dir(name: str) -> str:
 
 
 def run_dir(profile: str, model: str) -> Path:
-    return ROOT / "runs" / f"utkface-{profile}" / model
+    return RUNS_DIR / f"utkface-{profile}" / model
 
 
 def results_dir(profile: str) -> Path:
-    return ROOT / "results" / f"utkface-{profile}"
+    return RESULTS_DIR / f"utkface-{profile}"

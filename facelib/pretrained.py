@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from .checkpoint import atomic_write_json, check_state_dict
 from .models import build_generator, count_parameters
 from .cli_errors import os_error_line
+from .paths import WEIGHTS_DIR
 from .safe_io import refuse_overwrite
 from .weights_check import manifest_problem
 
@@ -61,7 +62,7 @@ WEIGHTS_FORMAT = "facelib.weights/1"
 #: Largest file written by ``export_weights``: 15 MiB (GitHub warns above 50 MB; small files diff and clone well).
 MAX_FILE_BYTES = 15 * 2**20
 #: The repository's committed weights (``FACELIB_WEIGHTS`` or an explicit ``weights_dir`` overrides it).
-REPO_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+REPO_WEIGHTS_DIR = WEIGHTS_DIR
 
 
 class WeightsNotFoundError(FileNotFoundError):

@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..paths import DATA_DIR
 from ..progress import tqdm
 from .errors import CorruptImageError, DatasetNotFoundError
 
@@ -42,7 +43,7 @@ SPLITS: tuple[str, str] = ("train", "val")
 
 # The repository's own data/ folder (ignored by git apart from splits/ and README.md): the third place
 # resolve_faces looks, and the home of the committed UTKFace validation list.
-REPO_DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"
+REPO_DATA_DIR: Path = DATA_DIR
 UTKFACE_VAL_LIST: Path = REPO_DATA_DIR / "splits" / "utkface_val.txt"
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
 #: Seed of :func:`folder_split`, the validation hold-out of folders without a split (a property of the data, not

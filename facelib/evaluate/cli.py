@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..baselines import BASELINES, OpenCVInpainter
+from ..paths import CHECKPOINTS
 from ..cli_errors import flag_message, os_error_line
 from ..fast import resolve_device
 from ..identity import evaluate_identity
@@ -39,7 +40,7 @@ def _parse_checkpoint(spec: str) -> tuple[str, Path]:
             raise ValueError(f"--checkpoint {spec!r}: expected NAME=PATH")
         return name, Path(path)
     path = Path(spec)
-    name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+    name = path.parent.parent.name if path.parent.name == CHECKPOINTS else path.stem
     return name or str(path), path
 
 

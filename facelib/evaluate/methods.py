@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_checkpoint
+from ..paths import CHECKPOINTS, LAST_CHECKPOINT
 from ..pretrained import load_manifest, load_pretrained
 from ..train import TrainConfig, load_generator
 
@@ -71,7 +72,7 @@ def find_checkpoints(folder: str | os.PathLike, size: int,
     folder = Path(folder)
     skip = Path(exclude).resolve() if exclude is not None else None
     found: dict[str, Path] = {}
-    for path in sorted(folder.glob("**/checkpoints/last.pt")):
+    for path in sorted(folder.glob(f"**/{CHECKPOINTS}/{LAST_CHECKPOINT}")):
         if skip is not None and skip in path.resolve().parents:
             continue
         if TrainConfig.from_dict(load_checkpoint(path)["config"]).image_size == size:
