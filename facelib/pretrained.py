@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ __all__ = [
     "load_manifest",
     "load_state_dict",
     "load_pretrained",
+    "DEFAULT",
+    "Weights",
+    "get_weights",
     "export_weights",
     "main",
 ]
@@ -261,6 +265,62 @@ def protocol_results(manifest: Mapping[str, Any], protocol: str = "utkface_val",
         if want is not None and f"{protocol}_{int(want)}" in runs:
             return dict(runs[f"{protocol}_{int(want)}"])
     return dict(max(runs.values(), key=lambda v: int(v.get("evaluated_at", 0))))
+
+
+#: What ``get_weights("default")`` means: the flagship, the model the README and notebook 00 lead with.
+DEFAULT = "generator"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One committed model, torchvision-style: its name, its ``meta`` (read from the manifest, never typed) and
+    ``load()``. ``results(protocol, size)`` is the one results layout (``results["<protocol>_<size>"]``, written
+    only by ``python -m facelib.evaluate --record``); ``headline(...)`` its table groups
+    (``facelib.report.headline``).
+
+    ``meta`` keys: ``architecture``, ``parameters``, ``image_size``, ``recipe`` (``recipes/<name>.json``, or
+    None for weights exported before recipes), ``data``, ``budget`` (``facelib.budget.Budget``), ``description``.
+    """
+
+    name: str
+    manifest: Mapping[str, Any]
+    weights_dir: Path
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        from .budget import budget
+
+        arch, training = self.manifest["architecture"], self.manifest.get("training", {})
+        return {"architecture": arch["name"], "parameters": arch["parameters"], "image_size": self.manifest["image_size"],
+                "recipe": training.get("recipe"), "data": training.get("data"), "budget": budget(self.manifest),
+                "description": self.manifest.get("description", "")}
+
+    def results(self, protocol: str = "utkface_val", size: int | None = None) -> dict[str, Any]:
+        """This model's entry for ``protocol`` (:func:`protocol_results`); ``{}`` when never scored there."""
+        return protocol_results(self.manifest, protocol, size)
+
+    def headline(self, protocol: str = "utkface_val", metric: str = "hole_psnr",
+                 size: int | None = None) -> dict[str, dict[str, float]]:
+        """``{"irregular 0-10%": {"mean", "ci_lo", "ci_hi", "n"}, ...}`` of ``metric`` on ``protocol``."""
+        from .report import headline
+
+        return headline(self.results(protocol, size), metric)
+
+    def load(self, device: str | torch.device = "cpu", verify: bool = True) -> nn.Module:
+        """The model, in eval mode, float32 (:func:`load_pretrained`)."""
+        return load_pretrained(self.name, weights_dir=self.weights_dir, device=device, verify=verify)
+
+
+def get_weights(name: str = "default", weights_dir: str | os.PathLike | None = None) -> Weights:
+    """The :class:`Weights` of ``name`` (``"default"``: :data:`DEFAULT`), e.g. ``get_weights().meta["parameters"]``.
+
+    Raises:
+        WeightsNotFoundError: unknown name (the message lists the available ones).
+        WeightsIntegrityError: a damaged manifest.
+    """
+    folder = resolve_weights_dir(weights_dir)
+    name = DEFAULT if name == "default" else name
+    return Weights(name, load_manifest(name, folder), folder)
 
 
 # ================================================================================================== CLI
