@@ -45,7 +45,6 @@ from .weights_check import manifest_problem
 __all__ = [
     "WEIGHTS_FORMAT",
     "MAX_FILE_BYTES",
-    "REPO_WEIGHTS_DIR",
     "WeightsNotFoundError",
     "WeightsIntegrityError",
     "resolve_weights_dir",
@@ -65,8 +64,6 @@ __all__ = [
 WEIGHTS_FORMAT = "facelib.weights/1"
 #: Largest file written by ``export_weights``: 15 MiB (GitHub warns above 50 MB; small files diff and clone well).
 MAX_FILE_BYTES = 15 * 2**20
-#: The repository's committed weights (``FACELIB_WEIGHTS`` or an explicit ``weights_dir`` overrides it).
-REPO_WEIGHTS_DIR = WEIGHTS_DIR
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -82,7 +79,7 @@ def resolve_weights_dir(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         return Path(path)
     env = os.environ.get("FACELIB_WEIGHTS")
-    return Path(env) if env else REPO_WEIGHTS_DIR
+    return Path(env) if env else WEIGHTS_DIR
 
 
 def available_weights(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ def test_bundled_face_and_fallback(monkeypatch, tmp_path):
     face = paint.bundled_face(64)
     assert face.shape == (3, 64, 64) and -1 <= face.min() < face.max() <= 1 and face.std() > 0.2
     monkeypatch.delenv("FACELIB_DATA", raising=False)
-    monkeypatch.setattr("facelib.data.resolve.REPO_DATA_DIR", tmp_path)  # no dataset in data/ (read by resolve_faces)
+    monkeypatch.setattr("facelib.data.resolve.DATA_DIR", tmp_path)  # no dataset in data/ (read by resolve_faces)
     image, what = paint.pick_face(None, size=32)
     assert image.shape == (3, 32, 32) and "astronaut" in what and "public domain" in what
     image, what = paint.pick_face("synthetic", index=2, size=32)
