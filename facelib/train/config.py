@@ -19,6 +19,7 @@ from ..fast import AMP_CHOICES, COMPILE_CHOICES
 from ..losses import ADVERSARIAL_KINDS, PIXEL_KINDS
 from ..masks import MASK_NAMES
 from ..models import MODELS
+from ..vgg.features import DEFAULT_LAYERS
 
 __all__ = ["TrainConfig", "Preset", "PRESETS", "label", "SMALL", "MODEL_NAMES", "ADVERSARIAL_CHOICES", "MASK_CHOICES"]
 
@@ -210,7 +211,7 @@ class TrainConfig:
     # training against about 0.5 for the pixel L1: 0.001 makes the two terms comparable (papers' lambda ~0.05
     # on ImageNet-normalised features, whose scale is ~58x smaller).
     perceptual_weight: float = _opt(0.001, "weight of the VGG19 perceptual loss (0 = off)")
-    perceptual_layers: tuple[int, ...] = _opt((1, 6, 11, 20, 29), "VGG19 feature indices (relu1_1 ... relu5_1)",
+    perceptual_layers: tuple[int, ...] = _opt(DEFAULT_LAYERS, "VGG19 feature indices (relu1_1 ... relu5_1)",
                                               nargs="+", parse=int)
     style_weight: float = _opt(0.0, "weight of the Gram-matrix style loss on the same VGG features (0 = off)")
     tv_weight: float = _opt(0.0, "weight of the total-variation loss on the composite (0 = off)")
@@ -318,7 +319,7 @@ class TrainConfig:
         if self.num_residual < 0:
             raise bad("num_residual", "must be >= 0")
         if not self.perceptual_layers or not all(0 <= i <= 35 for i in self.perceptual_layers):
-            raise bad("perceptual_layers", "must be indices into vgg19().features (0-35), e.g. (1, 6, 11, 20, 29)")
+            raise bad("perceptual_layers", f"must be indices into vgg19().features (0-35), e.g. {DEFAULT_LAYERS}")
         spec = MODELS[self.model]
         problem = spec.check_size(self.image_size, self.adversarial != "none")
         if problem:
