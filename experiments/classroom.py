@@ -28,57 +28,47 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
 
 from experiments.utkface_setup import env_dir  # noqa: E402  (the same data folders as the UTKFace experiment)
+from facelib.baselines import BASELINES  # noqa: E402
+from facelib.paths import (  # noqa: E402
+    CELEBA_MANIFEST, REPO_ROOT, RESULTS_DIR, RUNS_DIR, UTKFACE_MANIFEST, epoch_checkpoint, history_file, last_checkpoint,
+    repo_relative,
+)
+from facelib.recipe import Recipe, config_flags, load_recipe, recipe_names  # noqa: E402
 from facelib.report import TABLE_GROUPS  # noqa: E402
-RUNS = ROOT / "runs" / "classroom"
-RESULTS = ROOT / "results" / "classroom-64"
-CELEBA_MANIFEST = ROOT / "data" / "protocol" / "celeba_hq_sample_128.csv"
+from facelib.train.config import PRESETS  # noqa: E402
+
+RUNS = RUNS_DIR / "classroom"
+RESULTS = RESULTS_DIR / "classroom-64"
 EVAL_SIZE = 64
 
 #: The adversarial weight of ``gan``, the one the pilot picked (``pilot`` / ``pilot-evaluate`` / ``pilot-report``
 #: stages; results/gan-pilot/pilot.md says the rule and the numbers).
-GAN_ADV_WEIGHT = "0.01"
+GAN_ADV_WEIGHT = str(PRESETS["gan"].overrides["adv_weight"])
 #: The GAN pilot: from the flagship's epoch-6 weights, a few steps on a subset for each adversarial weight (0: the
 #: control arm, no discriminator), everything else as the classroom recipe (smaller mask bank and validation).
 PILOT_WEIGHTS: tuple[str, ...] = ("0", "0.003", "0.01", "0.03")
 PILOT_FLAGS: tuple[str, ...] = ("--mask-bank-size", "2048", "--max-train-images", "4096", "--max-val-images", "256",
                                 "--max-steps", "150", "--checkpoint-every", "50", "--log-every", "25")
-PILOT_RUNS = ROOT / "runs" / "pilot"
-PILOT_RESULTS = ROOT / "results" / "gan-pilot"
-#: Options shared by every classroom run (``python -m facelib.train`` flags).
-COMMON: tuple[str, ...] = (
-    "--image-size", "64", "--batch-size", "16", "--amp", "bf16", "--channels-last", "true", "--gpu-cache",
-    "--mask-bank-size", "8192", "--device", "cpu", "--max-val-images", "512", "--checkpoint-every", "100",
-    "--save-epoch-checkpoints", "--log-every", "50",
-)
-#: Per model: the epochs of its run, where the run starts (``init_from``: committed weights, read from the
-#: worktree the run trains in, so replacing weights/ later never changes a running start), its run folder, extra
-#: flags, and a one-line description for the manifest.
-MODELS: dict[str, dict] = {
-    # The flagship's first 6 epochs ran from scratch (command in its manifest); epochs 7-10 continue from those
-    # weights with a fresh optimiser, and are the control arm of the GAN ablation.
-    "generator": {"epochs": 4, "init_from": "generator", "run": "generator_cont", "extra": (),
-                  "about": "the flagship: L1 + 0.001 x VGG19 perceptual loss"},
-    "gated": {"epochs": 6, "init_from": None, "run": "gated", "extra": (),
-              "about": "gated convolutions (DeepFill v2 layers, 4 residual blocks), the flagship's losses, from scratch"},
-    # The ablation: the flagship's epoch-6 weights plus a hinge PatchGAN, everything else as the control arm.
-    "gan": {"epochs": 4, "init_from": "generator", "run": "gan", "extra": ("--adv-weight", GAN_ADV_WEIGHT),
-            "about": f"the flagship + {GAN_ADV_WEIGHT} x hinge PatchGAN (spectral norm) from its epoch-6 weights"},
-    # Wang et al. 2018: stage 1 (confidence-driven reconstruction) for 2 epochs, then + ID-MRF + global/local GAN.
-    "gmcnn": {"epochs": 6, "init_from": None, "run": "gmcnn", "extra": (),
-              "about": "GMCNN (Wang et al. 2018): three columns, confidence-driven L1, then + ID-MRF and global/local "
-                       "hinge GAN, from scratch"},
-    "context_encoder": {"epochs": 10, "init_from": None, "run": "context_encoder", "extra": (),
-                        "about": "Pathak et al. 2016: centre hole, 0.999 x L2 + 0.001 x adversarial, from scratch"},
-}
+PILOT_RUNS = RUNS_DIR / "pilot"
+PILOT_RESULTS = RESULTS_DIR / "gan-pilot"
+#: The classroom runs: every committed recipe (``recipes/<name>.json``: its preset, the epochs of its run, where it
+#: starts (``init_from``: committed weights, read from the worktree the run trains in, so replacing weights/ later
+#: never changes a running start), its run folder, the weights name it exports to, a line for the manifest). The
+#: flagship's first 6 epochs ran from scratch (``generator``); ``generator_cont`` continues them for 4 more with a
+#: fresh optimiser, the control arm of the GAN ablation (``gan``: the same start plus a hinge PatchGAN).
+MODELS: dict[str, Recipe] = {name: load_recipe(name) for name in recipe_names()}
+#: The classroom weights, in table order: every preset with weights.
+WEIGHTS: tuple[str, ...] = tuple(p.weights for p in PRESETS.values() if p.weights)
+#: The shared part of every classroom recipe, as training flags (the pilot's arms run with it too).
+COMMON: tuple[str, ...] = tuple(config_flags(load_recipe("classroom").config))
 
 
 def train_command(model: str) -> list[str]:
     """The exact ``python -m facelib.train`` command of a classroom model (``--resume`` continues a run)."""
-    spec = MODELS[model]
-    start = ("--init-from", spec["init_from"]) if spec["init_from"] else ()
-    return [sys.executable, "-m", "facelib.train", "--model", model, "--data", env_dir("FACELIB_UTKFACE"),
-            "--mask-root", env_dir("FACELIB_MASKS"), *COMMON, "--epochs", str(spec["epochs"]), *start,
-            *spec["extra"], "--out-dir", str(RUNS / spec["run"]), "--resume"]
+    recipe = MODELS[model]
+    return [sys.executable, "-m", "facelib.train", "--model", recipe.preset, "--data", env_dir("FACELIB_UTKFACE"),
+            "--mask-root", env_dir("FACELIB_MASKS"), *config_flags(recipe.config), "--out-dir", str(RUNS / recipe.run),
+            "--resume"]
 
 
 def pilot_command(weight: str) -> list[str]:
@@ -98,7 +88,7 @@ def pilot_evaluate(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS / "protoco
     adversarial weight does to accuracy (hole PSNR) and to realism (KID) after the pilot's steps."""
     from facelib.evaluate import main as evaluate_main
 
-    arms = [f"--checkpoint=w{w}={runs / pilot_arm(w) / 'checkpoints' / 'last.pt'}" for w in PILOT_WEIGHTS]
+    arms = [f"--checkpoint=w{w}={last_checkpoint(runs / pilot_arm(w))}" for w in PILOT_WEIGHTS]
     args = [*arms, "--size", str(EVAL_SIZE), "--per-bin", str(per_bin), "--realism-per-group", str(per_bin),
             "--no-identity", "--faces", env_dir("FACELIB_UTKFACE"), "--masks", env_dir("FACELIB_MASKS"),
             "--batch-size", "32", "--out", str(out), "--overwrite"]
@@ -111,7 +101,7 @@ def pilot_report(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS) -> Path:
     """``results/gan-pilot/pilot.md``: each arm's validation losses after the pilot's steps, and its D/G balance."""
     rows, finals = [], {}
     for weight in PILOT_WEIGHTS:
-        path = runs / pilot_arm(weight) / "history.json"
+        path = history_file(runs / pilot_arm(weight))
         if not path.is_file():
             rows.append(f"| {weight} | not run | | | | |")
             continue
@@ -178,13 +168,13 @@ def export(model: str, epoch: int | None, code_commit: str, device_note: str, ru
     from facelib.export import checkpoint_to_weights
     from facelib.pretrained import resolve_weights_dir
 
-    folder = runs / MODELS[model]["run"] / "checkpoints"
-    ckpt = folder / (f"epoch_{epoch}.pt" if epoch else "last.pt")
+    recipe = MODELS[model]
+    ckpt = epoch_checkpoint(runs / recipe.run, epoch) if epoch else last_checkpoint(runs / recipe.run)
     # The planned schedule next to what was exported: the learning rate is constant (no scheduler), so an
     # export after epoch K of the planned N is the same model a run of --epochs K would have written.
-    planned = {"planned_epochs": MODELS[model]["epochs"], "exported_epoch": epoch or "last"}
+    planned = {"planned_epochs": recipe.config["epochs"], "exported_epoch": epoch or "last", "recipe": recipe.path}
     return checkpoint_to_weights(
-        ckpt, model, resolve_weights_dir(), command=printable(train_command(model)), description=MODELS[model]["about"],
+        ckpt, recipe.weights, resolve_weights_dir(), command=printable(train_command(model)), description=recipe.about,
         data_note="UTKFace (Zhang et al. 2017), aligned and cropped faces at 64x64",
         split_note="train: the 21,708 faces not listed in data/splits/utkface_val.txt; val: the first 512 of "
                    "its 2,000 faces, fixed masks", device_note=device_note, code_commit=code_commit, extra=planned,
@@ -198,7 +188,7 @@ def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = No
 
     # --record: facelib.evaluate stores each model's numbers in its weights manifest (the one results layout);
     # --overwrite: this stage regenerates the committed tables.
-    base = ["--size", str(EVAL_SIZE), "--baseline", "telea", "ns", "--pretrained", *names, "--batch-size", "32",
+    base = ["--size", str(EVAL_SIZE), "--baseline", *BASELINES, "--pretrained", *names, "--batch-size", "32",
             "--record", "--overwrite"]
     subset = ["--per-bin", str(per_bin)] if per_bin else []
     runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
@@ -224,17 +214,17 @@ def goal_check(results: dict, model: str = "generator") -> list[str]:
     lines = []
     for k, b in GROUPS:
         ours = results[(model, k, b, "hole_psnr")]["mean"]
-        best_cv = max(results[(f"OpenCV {cv}", k, b, "hole_psnr")]["mean"] for cv in ("telea", "ns"))
+        best_cv = max(results[(cv.label, k, b, "hole_psnr")]["mean"] for cv in BASELINES.values())
         need = 0.0 if (k, b) == ("irregular", "0-10%") else 1.0
         p_ours = results[(model, k, b, "perceptual")]["mean"]
-        p_cv = min(results[(f"OpenCV {cv}", k, b, "perceptual")]["mean"] for cv in ("telea", "ns"))
+        p_cv = min(results[(cv.label, k, b, "perceptual")]["mean"] for cv in BASELINES.values())
         verdict = "met" if ours - best_cv > need and p_ours < p_cv else "NOT met"
         lines.append(f"- {k} {b}: hole PSNR {ours:.2f} vs the better OpenCV {best_cv:.2f} dB ({ours - best_cv:+.2f}, "
                      f"goal > +{need:.0f}); perceptual {p_ours:.1f} vs {p_cv:.1f}: {verdict}")
     return lines
 
 
-EQUAL_EPOCHS = ROOT / "results" / "context-encoder-equal-epochs"
+EQUAL_EPOCHS = RESULTS_DIR / "context-encoder-equal-epochs"
 
 
 def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Path:
@@ -246,7 +236,7 @@ def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Pat
     have = load_manifest("generator")["training"]["epochs"]
     if have != epoch:
         sys.exit(f"error: the committed generator has {have} epochs: compare at --epoch {have}")
-    ckpt = runs / "context_encoder" / "checkpoints" / f"epoch_{epoch}.pt"
+    ckpt = epoch_checkpoint(runs / MODELS["context_encoder"].run, epoch)
     args = ["--size", str(EVAL_SIZE), "--kinds", "center", "--pretrained", "generator", "--checkpoint",
             f"context_encoder={ckpt}", "--faces", env_dir("FACELIB_UTKFACE"), "--batch-size", "32", "--out", str(out),
             "--overwrite"]
@@ -297,12 +287,12 @@ def figures(results: Path, folder: Path, names: list[str], cases: str) -> list[P
     fig.savefig(made[0], dpi=120, bbox_inches="tight")
     plt.close(fig)
     fig = plot_by_bin(read_results(results))
-    add_caption(fig, f"Hole PSNR per mask bin (mean, 95% bootstrap interval), data/protocol/utkface_val_128.csv at "
+    add_caption(fig, f"Hole PSNR per mask bin (mean, 95% bootstrap interval), {repo_relative(UTKFACE_MANIFEST)} at "
                      f"64x64, {cases.split(':')[1].split('(')[0].strip()} cases, fp16 weights. {about}.")
     fig.savefig(made[1], dpi=120, bbox_inches="tight")
     plt.close(fig)
     image, mask = sample_cases(env_dir("FACELIB_UTKFACE"), env_dir("FACELIB_MASKS"), EVAL_SIZE)
-    methods = {n: load_pretrained(n) for n in names} | {f"OpenCV {m}": OpenCVInpainter(m) for m in ("telea", "ns")}
+    methods = {n: load_pretrained(n) for n in names} | {b.label: OpenCVInpainter(m) for m, b in BASELINES.items()}
     save_inpainting_grid(inpaint_all(methods, image, mask), made[2], n=image.shape[0],
                          title="protocol cases (irregular, centre, free-form) filled by the classroom weights and "
                                "OpenCV; composites keep the known pixels",
@@ -323,7 +313,7 @@ def centre_section(folder: Path = EQUAL_EPOCHS) -> str:
     return "\n".join([centre_check(read_results(folder / "results.csv"), epochs), *(f"- {h}" for h in header)])
 
 
-def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Path:
+def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -> Path:
     """Write ``results/summary.md`` and the figures (each model's numbers went into its weights manifest when
     ``evaluate`` ran: ``python -m facelib.evaluate --record``)."""
     from facelib.pretrained import available_weights
@@ -347,7 +337,7 @@ def report(results: Path = RESULTS, figures_dir: Path = ROOT / "figures") -> Pat
         "## The Context Encoder at equal epochs (the 2,000 centre cases)", centre_section(),
         "## Cross-dataset: the 56 CelebA-HQ sample faces (hole PSNR)", results_table(celeba, "hole_psnr", celeba_groups),
     ])
-    names = [n for n in MODELS if n in available_weights()]
+    names = [n for n in WEIGHTS if n in available_weights()]
     pictures = figures(results, figures_dir, names, next(h for h in header if h.startswith("cases scored")))
     text += "\n\n" + "\n".join(f"![{p.stem}]({os.path.relpath(p, results)})" for p in pictures)
     path = results / "summary.md"
@@ -378,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("pilot-evaluate", "pilot-report"):
         sub.choices[name].add_argument("--runs", type=Path, default=PILOT_RUNS, help="the pilot's runs folder")
     rep = sub.add_parser("report")
-    rep.add_argument("--figures", type=Path, default=ROOT / "figures", help="figures folder (default: %(default)s)")
+    rep.add_argument("--figures", type=Path, default=REPO_ROOT / "figures", help="figures folder (default: %(default)s)")
     for p in (ev, rep):
         p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default: %(default)s)")
     ex.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
@@ -406,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "evaluate":
         from facelib.pretrained import available_weights
 
-        names = args.models or [n for n in MODELS if n in available_weights()]
+        names = args.models or [n for n in WEIGHTS if n in available_weights()]
         if not names:
             sys.exit("no classroom weights in weights/: export a trained model first (see --help)")
         evaluate(names, args.results, args.per_bin)

@@ -1,7 +1,7 @@
-"""What the UTKFace experiment's stages share: the models, their labels, the profiles and the folders.
+"""What the UTKFace experiment's stages share: the models, the profiles and the folders.
 
 Profiles are overrides of ``facelib.train.TrainConfig`` (field names, nothing restated); every model of a
-profile shares data, masks, size, batch and step budget.
+profile shares data, masks, size, batch and step budget. Labels come from the presets (``facelib.train.label``).
 """
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
+
+from facelib.paths import RESULTS_DIR, RUNS_DIR  # noqa: E402
+from facelib.train.config import label  # noqa: E402
+
 #: The presets trained (``facelib.train.PRESETS``), in the order of the result tables.
 MODELS = ("pixel", "generator", "gan", "gated", "context_encoder")
 #: Evaluation per profile: the protocol's size and how many cases of every (mask kind, bin) are scored.
 EVAL = {"cpu": dict(size=64, per_bin=60), "gpu": dict(size=128, per_bin=None)}
-#: Method names in the tables and figures.
-LABELS = {"pixel": "ours, L1 only", "generator": "ours, L1 + VGG", "gan": "ours, L1 + VGG + GAN",
-          "gated": "gated, L1 + VGG", "context_encoder": "Context Encoder"}
+#: Method names in the tables and figures: each preset's label.
+LABELS = {model: label(model) for model in MODELS}
 #: TrainConfig overrides per profile.
 PROFILES = {
     "cpu": dict(image_size=64, batch_size=16, epochs=4, max_train_images=2400, max_steps=None, amp="bf16",
@@ -35,8 +39,8 @@ def env_dir(name: str) -> str:
 
 
 def run_dir(profile: str, model: str) -> Path:
-    return ROOT / "runs" / f"utkface-{profile}" / model
+    return RUNS_DIR / f"utkface-{profile}" / model
 
 
 def results_dir(profile: str) -> Path:
-    return ROOT / "results" / f"utkface-{profile}"
+    return RESULTS_DIR / f"utkface-{profile}"

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # ``facelib.load_pretrained`` without importing torch at ``import facelib`` (PEP 562 lazy attribute).
-    if name in ("load_pretrained", "load_manifest", "available_weights"):
+    if name in ("load_pretrained", "load_manifest", "available_weights", "get_weights"):
         from . import pretrained
 
         return getattr(pretrained, name)

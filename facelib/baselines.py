@@ -11,6 +11,8 @@ the point of the comparison with the learned generators. They take the same tens
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 import torch
@@ -18,15 +20,25 @@ from torch import Tensor, nn
 
 from .models import composite
 
-__all__ = ["OPENCV_METHODS", "opencv_inpaint", "OpenCVInpainter"]
+__all__ = ["Baseline", "BASELINES", "opencv_inpaint", "OpenCVInpainter"]
 
-#: Method name -> OpenCV flag.
-OPENCV_METHODS: dict[str, int] = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+
+@dataclass(frozen=True)
+class Baseline:
+    """One entry of :data:`BASELINES`: the ``cv2.inpaint`` flag and the method's label in tables and figures."""
+
+    flag: int
+    label: str
+
+
+#: The OpenCV methods by name (``--baseline``), the classical baselines of every table and notebook 10.
+BASELINES: dict[str, Baseline] = {"telea": Baseline(cv2.INPAINT_TELEA, "OpenCV telea"),
+                                  "ns": Baseline(cv2.INPAINT_NS, "OpenCV ns")}
 
 
 def _check(image: Tensor, mask: Tensor, method: str, radius: float) -> None:
-    if method not in OPENCV_METHODS:
-        raise ValueError(f"opencv_inpaint: unknown method {method!r}; choose one of {', '.join(OPENCV_METHODS)}")
+    if method not in BASELINES:
+        raise ValueError(f"opencv_inpaint: unknown method {method!r}; choose one of {', '.join(BASELINES)}")
     if radius <= 0:
         raise ValueError(f"opencv_inpaint: radius must be > 0 pixels, got {radius}")
     if image.dim() not in (3, 4) or image.shape[-3] != 3:
@@ -66,7 +78,7 @@ def opencv_inpaint(image: Tensor, mask: Tensor, method: str = "telea", radius: f
     holes = (masks.detach().cpu()[:, 0] > 0.5).numpy().astype(np.uint8) * 255
     filled = np.stack(
         [
-            cv2.inpaint(np.ascontiguousarray(p), h, float(radius), OPENCV_METHODS[method])
+            cv2.inpaint(np.ascontiguousarray(p), h, float(radius), BASELINES[method].flag)
             for p, h in zip(pixels, holes)
         ]
     )
@@ -90,8 +102,8 @@ class OpenCVInpainter(nn.Module):
 
     def __init__(self, method: str = "telea", radius: float = 3) -> None:
         super().__init__()
-        if method not in OPENCV_METHODS:
-            raise ValueError(f"OpenCVInpainter: unknown method {method!r}; choose one of {', '.join(OPENCV_METHODS)}")
+        if method not in BASELINES:
+            raise ValueError(f"OpenCVInpainter: unknown method {method!r}; choose one of {', '.join(BASELINES)}")
         self.method = method
         self.radius = radius
         self.name = f"opencv_{method}"

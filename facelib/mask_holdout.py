@@ -12,12 +12,9 @@ import csv
 import os
 from pathlib import Path
 
-from .data import REPO_DATA_DIR
+from .paths import PROTOCOL_DIR
 
-__all__ = ["PROTOCOL_DIR", "protocol_mask_ids"]
-
-#: The committed protocol manifests (one CSV per face set and size).
-PROTOCOL_DIR: Path = REPO_DATA_DIR / "protocol"
+__all__ = ["protocol_mask_ids"]
 
 
 def protocol_mask_ids(folder: str | os.PathLike = PROTOCOL_DIR) -> frozenset[int]:

@@ -26,6 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,12 @@ from torch import Tensor, nn
 
 from .checkpoint import atomic_write_json, check_state_dict
 from .models import build_generator, count_parameters
+from .paths import WEIGHTS_DIR
 from .weights_check import manifest_problem
 
 __all__ = [
     "WEIGHTS_FORMAT",
     "MAX_FILE_BYTES",
-    "REPO_WEIGHTS_DIR",
     "WeightsNotFoundError",
     "WeightsIntegrityError",
     "resolve_weights_dir",
@@ -52,6 +53,9 @@ __all__ = [
     "load_manifest",
     "load_state_dict",
     "load_pretrained",
+    "DEFAULT",
+    "Weights",
+    "get_weights",
     "export_weights",
     "main",
 ]
@@ -59,8 +63,6 @@ __all__ = [
 WEIGHTS_FORMAT = "facelib.weights/1"
 #: Largest file written by ``export_weights``: 15 MiB (GitHub warns above 50 MB; small files diff and clone well).
 MAX_FILE_BYTES = 15 * 2**20
-#: The repository's committed weights (``FACELIB_WEIGHTS`` or an explicit ``weights_dir`` overrides it).
-REPO_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -76,7 +78,7 @@ def resolve_weights_dir(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         return Path(path)
     env = os.environ.get("FACELIB_WEIGHTS")
-    return Path(env) if env else REPO_WEIGHTS_DIR
+    return Path(env) if env else WEIGHTS_DIR
 
 
 def available_weights(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
@@ -259,6 +261,62 @@ def protocol_results(manifest: Mapping[str, Any], protocol: str = "utkface_val",
         if want is not None and f"{protocol}_{int(want)}" in runs:
             return dict(runs[f"{protocol}_{int(want)}"])
     return dict(max(runs.values(), key=lambda v: int(v.get("evaluated_at", 0))))
+
+
+#: What ``get_weights("default")`` means: the flagship, the model the README and notebook 00 lead with.
+DEFAULT = "generator"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One committed model, torchvision-style: its name, its ``meta`` (read from the manifest, never typed) and
+    ``load()``. ``results(protocol, size)`` is the one results layout (``results["<protocol>_<size>"]``, written
+    only by ``python -m facelib.evaluate --record``); ``headline(...)`` its table groups
+    (``facelib.report.headline``).
+
+    ``meta`` keys: ``architecture``, ``parameters``, ``image_size``, ``recipe`` (``recipes/<name>.json``, or
+    None for weights exported before recipes), ``data``, ``budget`` (``facelib.budget.Budget``), ``description``.
+    """
+
+    name: str
+    manifest: Mapping[str, Any]
+    weights_dir: Path
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        from .budget import budget
+
+        arch, training = self.manifest["architecture"], self.manifest.get("training", {})
+        return {"architecture": arch["name"], "parameters": arch["parameters"], "image_size": self.manifest["image_size"],
+                "recipe": training.get("recipe"), "data": training.get("data"), "budget": budget(self.manifest),
+                "description": self.manifest.get("description", "")}
+
+    def results(self, protocol: str = "utkface_val", size: int | None = None) -> dict[str, Any]:
+        """This model's entry for ``protocol`` (:func:`protocol_results`); ``{}`` when never scored there."""
+        return protocol_results(self.manifest, protocol, size)
+
+    def headline(self, protocol: str = "utkface_val", metric: str = "hole_psnr",
+                 size: int | None = None) -> dict[str, dict[str, float]]:
+        """``{"irregular 0-10%": {"mean", "ci_lo", "ci_hi", "n"}, ...}`` of ``metric`` on ``protocol``."""
+        from .report import headline
+
+        return headline(self.results(protocol, size), metric)
+
+    def load(self, device: str | torch.device = "cpu", verify: bool = True) -> nn.Module:
+        """The model, in eval mode, float32 (:func:`load_pretrained`)."""
+        return load_pretrained(self.name, weights_dir=self.weights_dir, device=device, verify=verify)
+
+
+def get_weights(name: str = "default", weights_dir: str | os.PathLike | None = None) -> Weights:
+    """The :class:`Weights` of ``name`` (``"default"``: :data:`DEFAULT`), e.g. ``get_weights().meta["parameters"]``.
+
+    Raises:
+        WeightsNotFoundError: unknown name (the message lists the available ones).
+        WeightsIntegrityError: a damaged manifest.
+    """
+    folder = resolve_weights_dir(weights_dir)
+    name = DEFAULT if name == "default" else name
+    return Weights(name, load_manifest(name, folder), folder)
 
 
 # ================================================================================================== CLI

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from facelib.models import build_generator
-from facelib.paint import MODEL_NAMES
+from facelib.paint import shipped_models
 from facelib.pretrained import export_weights
 
 #: name -> (architecture, small constructor options); "gan" is an adversarially trained "generator".
@@ -27,7 +27,7 @@ SMALL_MODELS = {
     "gmcnn": ("gmcnn", {"widths": [4, 8, 16]}),
 }
 #: What ``write_small_weights`` writes unless told otherwise: every model notebook 10 paints with.
-DEFAULT_NAMES = tuple(MODEL_NAMES)
+DEFAULT_NAMES = shipped_models()
 
 
 def write_small_weights(out_dir: str | Path, size: int = 64, names=DEFAULT_NAMES, seed: int = 0) -> Path:

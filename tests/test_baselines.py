@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facelib.baselines import OPENCV_METHODS, OpenCVInpainter, opencv_inpaint
+from facelib.baselines import BASELINES, OpenCVInpainter, opencv_inpaint
 from facelib.models import count_parameters, mask_image
 
 
@@ -20,7 +20,7 @@ def batch(n: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torc
     return image, mask
 
 
-@pytest.mark.parametrize("method", sorted(OPENCV_METHODS))
+@pytest.mark.parametrize("method", sorted(BASELINES))
 def test_known_pixels_untouched_and_hole_filled(method):
     image, mask = batch()
     masked = mask_image(image, mask)

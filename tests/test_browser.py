@@ -40,13 +40,14 @@ from pathlib import Path
 import pytest
 
 from facelib import paint, series
+from facelib.baselines import BASELINES
 
 pytestmark = pytest.mark.browser
 
 ROOT = series.repo_root()
 SHOTS = ROOT / "build" / "browser"
 DEADLINE_S = 600  # the whole test; the watchdog kills the server and the browser after it
-METHODS = (*paint.MODEL_NAMES, "telea", "ns")  # the columns notebook 10 paints, with small stand-in weights
+METHODS = (*paint.shipped_models(), *BASELINES)  # the columns notebook 10 paints, with small stand-in weights
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 

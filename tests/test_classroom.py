@@ -20,7 +20,7 @@ def classroom():
     return module
 
 
-@pytest.mark.parametrize("model", ["generator", "gated", "gan", "gmcnn", "context_encoder"])
+@pytest.mark.parametrize("model", ["generator", "generator_cont", "gated", "gan", "gmcnn", "context_encoder"])
 def test_training_commands_parse_into_the_recipe(classroom, model, tmp_path, monkeypatch):
     monkeypatch.setenv("FACELIB_UTKFACE", str(tmp_path))
     monkeypatch.setenv("FACELIB_MASKS", str(tmp_path))
@@ -30,11 +30,25 @@ def test_training_commands_parse_into_the_recipe(classroom, model, tmp_path, mon
     assert (config.image_size, config.batch_size, config.amp, config.channels_last, config.gpu_cache) == \
         (64, 16, "bf16", True, True)
     assert config.data == str(tmp_path) and config.mask_root == str(tmp_path) and config.device == "cpu"
-    assert config.out_dir.endswith(f"runs/classroom/{classroom.MODELS[model]['run']}") and config.save_epoch_checkpoints
+    assert config.out_dir.endswith(f"runs/classroom/{classroom.MODELS[model].run}") and config.save_epoch_checkpoints
     # The ablation and the control arm start from the same committed weights; the others from scratch.
-    assert config.init_from == ("generator" if model in ("generator", "gan") else None)
-    assert config.epochs == classroom.MODELS[model]["epochs"]
-    assert classroom.printable(cmd).startswith(f"python -m facelib.train --model {model} ")
+    assert config.init_from == ("generator" if model in ("generator_cont", "gan") else None)
+    assert config.epochs == classroom.MODELS[model].config["epochs"]
+    assert config == classroom.MODELS[model].train_config(data=str(tmp_path), mask_root=str(tmp_path),
+                                                          out_dir=config.out_dir, resume=True)
+    preset = classroom.MODELS[model].preset
+    assert classroom.printable(cmd).startswith(f"python -m facelib.train --model {preset} ")
+
+
+def test_every_committed_manifest_names_the_recipe_that_trained_it():
+    from facelib.pretrained import available_weights
+    from facelib.recipe import load_recipe
+
+    for name, manifest in available_weights().items():
+        recipe = load_recipe(Path(manifest["training"]["recipe"]).stem)
+        assert recipe.weights == name and recipe.train_config().model == manifest["architecture"]["name"]
+        assert recipe.config["epochs"] == manifest["training"]["planned_epochs"], name
+        assert recipe.config.get("init_from") == manifest["training"]["init_from"], name
 
 
 def _results(hole: dict[str, float], perc: dict[str, float]) -> dict:
@@ -66,3 +80,23 @@ def test_goal_check_states_each_group_with_its_numbers(classroom):
 def test_committed_celeba_sample_manifest_equals_a_fresh_build(celeba_root, classroom):
     fresh = P.manifest_text(P.build_manifest(P.list_faces(celeba_root), 128))
     assert classroom.CELEBA_MANIFEST.read_bytes() == fresh.encode("utf-8")
+
+
+def test_a_misspelt_recipe_field_is_one_line_naming_the_file(tmp_path):
+    from facelib.recipe import config_flags, load_recipe
+
+    (tmp_path / "base.json").write_text('{"config": {"image_size": 64, "gpu_cache": true}}')
+    (tmp_path / "good.json").write_text('{"preset": "gan", "base": "base", "config": {"epochs": 2, "init_from": null}}')
+    recipe = load_recipe("good", tmp_path)
+    assert recipe.config == {"image_size": 64, "gpu_cache": True, "epochs": 2, "init_from": None}
+    assert recipe.weights == "gan" and recipe.train_config().adversarial == "hinge"
+    assert config_flags(recipe.config) == ["--image-size", "64", "--epochs", "2", "--gpu-cache"]
+    (tmp_path / "bad.json").write_text('{"preset": "gan", "config": {"epoch": 2}}')
+    with pytest.raises(ValueError, match=r"bad\.json: \['epoch'\] are not TrainConfig fields") as info:
+        load_recipe("bad", tmp_path)
+    assert "\n" not in str(info.value)
+    (tmp_path / "odd.json").write_text('{"preset": "gan", "epochs": 2}')
+    with pytest.raises(ValueError, match=r"odd\.json: unknown keys \['epochs'\]"):
+        load_recipe("odd", tmp_path)
+    with pytest.raises(FileNotFoundError, match="the recipes are: bad, base, good, odd"):
+        load_recipe("missing", tmp_path)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from facelib import paint
+from facelib.baselines import BASELINES
 from facelib.masks import CenterMask
 
 from paint_weights import write_small_weights
@@ -28,7 +29,7 @@ def test_bundled_face_and_fallback(monkeypatch, tmp_path):
     face = paint.bundled_face(64)
     assert face.shape == (3, 64, 64) and -1 <= face.min() < face.max() <= 1 and face.std() > 0.2
     monkeypatch.delenv("FACELIB_DATA", raising=False)
-    monkeypatch.setattr("facelib.data.resolve.REPO_DATA_DIR", tmp_path)  # no dataset in data/ (read by resolve_faces)
+    monkeypatch.setattr("facelib.data.resolve.DATA_DIR", tmp_path)  # no dataset in data/ (read by resolve_faces)
     image, what = paint.pick_face(None, size=32)
     assert image.shape == (3, 32, 32) and "astronaut" in what and "public domain" in what
     image, what = paint.pick_face("synthetic", index=2, size=32)
@@ -58,15 +59,15 @@ def test_centre_square_is_the_context_encoders_hole(methods):
 
 def test_load_methods_finds_all_and_skips_missing(weights, tmp_path, capsys):
     names = [m.name for m in paint.load_methods(weights, image_size=64)]
-    assert names == [*paint.MODEL_NAMES, "telea", "ns"]
+    assert names == [*paint.shipped_models(), *BASELINES]
     assert capsys.readouterr().out == ""
     names = [m.name for m in paint.load_methods(tmp_path / "none", image_size=64)]
     assert names == ["telea", "ns"]
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == len(paint.MODEL_NAMES) and all("skipped" in line for line in lines)
+    assert len(lines) == len(paint.shipped_models()) and all("skipped" in line for line in lines)
     # a Context Encoder for another size cannot paint these faces: one line, skipped
     names = [m.name for m in paint.load_methods(weights, image_size=32, opencv=False)]
-    assert names == ["generator", "gated", "gan", "gmcnn"]
+    assert names == ["generator", "gan", "gated", "gmcnn"]
     assert "context_encoder: built for 64x64" in capsys.readouterr().out
 
 
@@ -199,7 +200,7 @@ def test_notebook_10_runs_headless_with_pretrained_weights(weights, tmp_path):
     nb = nbformat.read(tmp_path / "out" / "10_paint_a_hole.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    for label in paint.LABELS.values():
+    for label in [m.label for m in paint.load_methods(weights, image_size=64, log=None)]:
         assert f"{label}: " in text and f"{label:>20}: " in text, label
     assert "Context Encoder: paints the centre square only" in text  # the stroke is not its hole
     assert "update latency at 64x64" in text and "skipped" not in text

@@ -269,3 +269,16 @@ def test_a_continued_run_states_its_whole_budget_and_start(tiny_run, tmp_path, m
     assert [r.get("run") for r in t["history"][:n_base]] == ["base"] * n_base
     assert [r["epoch"] for r in t["history"][n_base:]] == [base["training"]["epochs"] + r
                                                             for r in range(1, len(t["history"]) - n_base + 1)]
+
+
+def test_committed_weights_describe_themselves():
+    from facelib.budget import budget_line
+    from facelib.pretrained import DEFAULT, get_weights, load_manifest, protocol_results
+    from facelib.report import headline
+
+    w = get_weights("default")
+    manifest = load_manifest(DEFAULT)
+    assert w.name == DEFAULT and w.meta["parameters"] == manifest["architecture"]["parameters"] > 0
+    assert w.meta["recipe"] == f"recipes/{DEFAULT}.json" and budget_line(w.meta["budget"]).startswith(DEFAULT)
+    assert w.results() == protocol_results(manifest) and w.headline() == headline(protocol_results(manifest))
+    assert w.headline()["center 25%"]["n"] > 0

@@ -118,7 +118,8 @@ def test_read_manifest_errors(tmp_path):
 
 def test_held_out_masks_are_the_manifests_irregular_masks(tmp_path):
     """facelib.mask_holdout (what training skips) reads the same numbers the protocol's own reader finds."""
-    from facelib.mask_holdout import PROTOCOL_DIR, protocol_mask_ids
+    from facelib.mask_holdout import protocol_mask_ids
+    from facelib.paths import PROTOCOL_DIR
 
     committed = sorted(PROTOCOL_DIR.glob("*.csv"))
     assert committed and P.PROTOCOL_DIR == PROTOCOL_DIR

@@ -292,7 +292,7 @@ def test_cli_tiny_run(model, tmp_path, capsys):
     assert set(expected) <= set(table[0])
     assert math.isfinite(float(table[-1]["val_pixel"]))
     saved = json.loads((out / "history.json").read_text())["config"]
-    assert saved["model"] == PRESETS[model][1]["model"]
+    assert saved["model"] == PRESETS[model].overrides["model"]
     assert (out / "checkpoints" / "last.pt").is_file() and (out / "samples.png").is_file()
     # The run exists now: a second call without --resume is refused with exit code 1 and a hint.
     assert main(args) == 1

@@ -19,7 +19,7 @@ next readable image and records them in ``dataset.skipped``. Missing or empty fo
 One concept per module:
 
 - ``errors``: :class:`CorruptImageError`, :class:`DatasetNotFoundError`;
-- ``faces``: the shared names (``GENDERS``, ``IMAGE_EXTENSIONS``, ``REPO_DATA_DIR``, ...), :func:`load_image`, the
+- ``faces``: the shared names (``GENDERS``, ``IMAGE_EXTENSIONS``, ``UTKFACE_VAL_LIST``, ...), :func:`load_image`, the
   file-backed base class, :class:`ImageFolderFaces` and :func:`folder_split`;
 - ``celeba_hq``: :class:`CelebAHQ`;
 - ``utkface``: :class:`UTKFace`, its file-name labels and the committed validation split;
@@ -44,7 +44,6 @@ from .faces import (
     FOLDER_SPLIT_SEED,
     GENDERS,
     IMAGE_EXTENSIONS,
-    REPO_DATA_DIR,
     SPLITS,
     UTKFACE_URL,
     UTKFACE_VAL_LIST,
@@ -62,7 +61,6 @@ __all__ = [
     "FOLDER_SPLIT_SEED",
     "GENDERS",
     "IMAGE_EXTENSIONS",
-    "REPO_DATA_DIR",
     "SPLITS",
     "SyntheticFacesWarning",
     "UTKFACE_SPLIT_SEED",

@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..paths import DATA_DIR
 from ..progress import tqdm
 from .errors import CorruptImageError, DatasetNotFoundError
 
@@ -27,7 +28,6 @@ __all__ = [
     "FOLDER_SPLIT_SEED",
     "GENDERS",
     "IMAGE_EXTENSIONS",
-    "REPO_DATA_DIR",
     "SPLITS",
     "UTKFACE_URL",
     "UTKFACE_VAL_LIST",
@@ -40,10 +40,9 @@ GENDERS: tuple[str, str] = ("female", "male")
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 SPLITS: tuple[str, str] = ("train", "val")
 
-# The repository's own data/ folder (ignored by git apart from splits/ and README.md): the third place
+# The repository's own data/ folder (facelib.paths.DATA_DIR; ignored by git apart from splits/ and README.md): the third place
 # resolve_faces looks, and the home of the committed UTKFace validation list.
-REPO_DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"
-UTKFACE_VAL_LIST: Path = REPO_DATA_DIR / "splits" / "utkface_val.txt"
+UTKFACE_VAL_LIST: Path = DATA_DIR / "splits" / "utkface_val.txt"
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
 #: Seed of :func:`folder_split`, the validation hold-out of folders without a split (a property of the data, not
 #: of a run: every run on the same folder validates on the same images).

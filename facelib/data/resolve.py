@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from ..paths import DATA_DIR
 from ..progress import in_kernel
 from .celeba_hq import CelebAHQ, _celeba_root
 from .errors import DatasetNotFoundError
@@ -16,7 +17,6 @@ from .faces import (
     _CELEBA_HELP,
     _UTKFACE_HELP,
     IMAGE_EXTENSIONS,
-    REPO_DATA_DIR,
     SPLITS,
     UTKFACE_URL,
     ImageFolderFaces,
@@ -110,7 +110,7 @@ def resolve_faces(
             raise DatasetNotFoundError(f"{source} {path} does not exist. {_CELEBA_HELP} {_UTKFACE_HELP}")
         return _open(path, detect_layout(path), split, size, source, val_fraction, skip_corrupt, utkface_subset)
 
-    repo = Path(repo_data) if repo_data is not None else REPO_DATA_DIR
+    repo = Path(repo_data) if repo_data is not None else DATA_DIR
     for candidate in (repo / "celeba_hq", repo / "utkface", repo / "UTKFace", repo):
         layout = detect_layout(candidate)
         if layout in ("celeba_hq", "utkface"):

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..baselines import OPENCV_METHODS, OpenCVInpainter
+from ..baselines import BASELINES, OpenCVInpainter
+from ..paths import CHECKPOINTS
 from ..cli_errors import flag_message, os_error_line
 from ..fast import resolve_device
 from ..identity import evaluate_identity
@@ -39,7 +40,7 @@ def _parse_checkpoint(spec: str) -> tuple[str, Path]:
             raise ValueError(f"--checkpoint {spec!r}: expected NAME=PATH")
         return name, Path(path)
     path = Path(spec)
-    name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+    name = path.parent.parent.name if path.parent.name == CHECKPOINTS else path.stem
     return name or str(path), path
 
 
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pretrained", action="append", default=[], nargs="+", metavar="NAME",
                         help="committed weights by name (facelib.pretrained; repeatable), e.g. generator gated")
     parser.add_argument("--weights-dir", default=None, help="folder of --pretrained weights (default: weights/)")
-    parser.add_argument("--baseline", action="append", default=[], nargs="+", choices=sorted(OPENCV_METHODS),
+    parser.add_argument("--baseline", action="append", default=[], nargs="+", choices=sorted(BASELINES),
                         help="OpenCV baseline(s): telea, ns (repeatable)")
     parser.add_argument("--manifest", default=str(UTKFACE_MANIFEST), help="protocol manifest CSV (default: the "
                         "committed UTKFace val manifest at 128)")
@@ -160,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                           args.allow_size_mismatch)
             weights.append(f"{name}: {about}")
         for b in baselines:
-            methods[f"OpenCV {b}"] = OpenCVInpainter(b)
-            weights.append(f"OpenCV {b}: cv2.inpaint (no weights), radius 3")
+            methods[BASELINES[b].label] = OpenCVInpainter(b)
+            weights.append(f"{BASELINES[b].label}: cv2.inpaint (no weights), radius 3")
         if not args.overwrite:  # after the inputs are checked (their errors come first), before the long part
             refuse_overwrite([Path(args.out) / n for n in RESULT_FILES], "this evaluation")
         vgg = None

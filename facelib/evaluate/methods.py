@@ -12,6 +12,7 @@ from torch import nn
 from ..checkpoint import load_checkpoint
 from ..generator_checkpoint import read_generator, stored_config
 from ..models import MODELS
+from ..paths import CHECKPOINTS, LAST_CHECKPOINT
 from ..pretrained import load_manifest, load_pretrained
 
 __all__ = ["find_checkpoints", "load_checkpoint_method", "load_pretrained_method"]
@@ -74,7 +75,7 @@ def find_checkpoints(folder: str | os.PathLike, size: int,
     folder = Path(folder)
     skip = Path(exclude).resolve() if exclude is not None else None
     found: dict[str, Path] = {}
-    for path in sorted(folder.glob("**/checkpoints/last.pt")):
+    for path in sorted(folder.glob(f"**/{CHECKPOINTS}/{LAST_CHECKPOINT}")):
         if skip is not None and skip in path.resolve().parents:
             continue
         if stored_config(load_checkpoint(path), path)["image_size"] == size:

@@ -117,10 +117,10 @@ def model_spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown generator {name!r}; choose one of {', '.join(MODELS)}") from None
 
 
-def generator_options(name: str, image_size: int, widths: Sequence[int] = (64, 128, 256),
-                      num_residual: int = 8) -> dict:
+def generator_options(name: str, image_size: int, widths: Sequence[int], num_residual: int) -> dict:
     """``build_generator(name, **options)``'s keyword arguments for these training options (what a weights
-    manifest records), e.g. ``{"widths": [64, 128, 256], "num_residual": 8}`` for the generator."""
+    manifest records), e.g. ``{"widths": [64, 128, 256], "num_residual": 8}`` for the generator at
+    ``TrainConfig``'s defaults (the one place they are set)."""
     return model_spec(name).options(image_size, widths, num_residual)
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 from .methods import (
     ASTRONAUT_CREDIT,
     ASTRONAUT_FACE,
-    LABELS,
-    MODEL_NAMES,
     Fill,
     Method,
     bundled_face,
@@ -31,6 +29,7 @@ from .methods import (
     load_methods,
     pick_face,
     run_methods,
+    shipped_models,
     stroke_mask,
 )
 from .painter import HolePainter
@@ -38,8 +37,7 @@ from .painter import HolePainter
 __all__ = [
     "ASTRONAUT_FACE",
     "ASTRONAUT_CREDIT",
-    "MODEL_NAMES",
-    "LABELS",
+    "shipped_models",
     "bundled_face",
     "pick_face",
     "stroke_mask",

@@ -21,11 +21,6 @@ from torch import Tensor, nn
 #: The bundled face: a 128x128 crop of the NASA astronaut portrait shipped by scikit-image (public domain).
 ASTRONAUT_FACE = Path(__file__).resolve().parents[1] / "assets" / "astronaut_face.png"
 ASTRONAUT_CREDIT = "astronaut Eileen Collins, NASA portrait (public domain), via scikit-image's astronaut.png"
-#: The pretrained models notebook 10 shows, in column order (names of ``facelib.pretrained``).
-MODEL_NAMES: tuple[str, ...] = ("generator", "gated", "gan", "gmcnn", "context_encoder")
-#: Column titles.
-LABELS: dict[str, str] = {"generator": "ours (L1 + VGG)", "gated": "gated (DeepFill v2)", "gan": "ours + GAN",
-                          "gmcnn": "GMCNN (multi-column)", "context_encoder": "Context Encoder", "telea": "OpenCV Telea", "ns": "OpenCV NS"}
 
 
 # ------------------------------------------------------------------------------------------------- faces
@@ -130,23 +125,34 @@ class Fill:
         return f"{self.label}: {score} ({self.seconds * 1000:.0f} ms)"
 
 
-def load_methods(weights_dir: str | os.PathLike | None = None, names: Iterable[str] = MODEL_NAMES,
+def shipped_models() -> tuple[str, ...]:
+    """The weights names notebook 10 shows, in column order: every preset with weights
+    (``facelib.train.PRESETS``)."""
+    from ..train.config import PRESETS
+
+    return tuple(p.weights for p in PRESETS.values() if p.weights)
+
+
+def load_methods(weights_dir: str | os.PathLike | None = None, names: Iterable[str] | None = None,
                  image_size: int = 64, device: str | torch.device = "cpu", opencv: bool = True,
                  log: Callable[[str], Any] | None = print) -> list[Method]:
-    """The pretrained models found in ``weights_dir`` (``facelib.pretrained``), then OpenCV Telea and NS.
+    """The pretrained models ``names`` (default: :func:`shipped_models`) found in ``weights_dir``
+    (``facelib.pretrained``), then the OpenCV baselines (``facelib.baselines.BASELINES``); each titled by its
+    label (``facelib.train.label``).
 
     A model missing from the folder, or whose files fail their checks, is skipped with one line to ``log``;
     so is a Context Encoder built for another image size than ``image_size``.
     """
-    from ..baselines import OpenCVInpainter
+    from ..baselines import BASELINES, OpenCVInpainter
     from ..models import ContextEncoder
+    from ..train.config import label
     from ..pretrained import available_weights, load_pretrained, resolve_weights_dir
 
     say = log or (lambda _: None)
     folder = resolve_weights_dir(weights_dir)
     found = available_weights(folder)
     methods: list[Method] = []
-    for name in names:
+    for name in shipped_models() if names is None else names:
         if name not in found:
             say(f"{name}: no weights in {folder}, skipped")
             continue
@@ -162,9 +168,9 @@ def load_methods(weights_dir: str | os.PathLike | None = None, names: Iterable[s
         trained_at = found[name].get("image_size")
         if trained_at and trained_at != image_size and not centre_only:
             say(f"{name}: trained at {trained_at}x{trained_at}, shown at {image_size}x{image_size}")
-        methods.append(Method(name, LABELS.get(name, name), model, centre_only=centre_only))
+        methods.append(Method(name, label(name), model, centre_only=centre_only))
     if opencv:
-        methods += [Method(m, LABELS[m], OpenCVInpainter(m), learned=False) for m in ("telea", "ns")]
+        methods += [Method(m, b.label, OpenCVInpainter(m), learned=False) for m, b in BASELINES.items()]
     return methods
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .methods import LABELS, Fill, Method, _placeholder, _png, _rgb, _tinted, centre_square, run_methods, stroke_mask
+from .methods import Fill, Method, _placeholder, _png, _rgb, _tinted, centre_square, run_methods, stroke_mask
 
 
 # --------------------------------------------------------------------------------------------- the widget
@@ -212,11 +212,12 @@ class HolePainter:
         """Send one method's picture and caption to the browser (nothing without the widget)."""
         if name not in self._w.get("outs", {}):
             return
-        img, label = self._w["outs"][name]
+        img, caption = self._w["outs"][name]
         img.value = _png(self.tile(name), 2)
         fill = self.fills.get(name)
-        head, _, rest = (fill.caption() if fill else LABELS.get(name, name)).partition(": ")
-        label.value = f"<div style='line-height:1.25;font-size:12px'><b>{head}</b><br>{rest}</div>"
+        title = next((m.label for m in self.methods if m.name == name), name)
+        head, _, rest = (fill.caption() if fill else title).partition(": ")
+        caption.value = f"<div style='line-height:1.25;font-size:12px'><b>{head}</b><br>{rest}</div>"
 
     def _on_down(self, x: float, y: float) -> None:
         self._stroke = [(x / self.scale, y / self.scale)]

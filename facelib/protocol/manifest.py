@@ -17,8 +17,8 @@ from torch.utils.data import Dataset
 
 from ..checkpoint import atomic_write_text
 from ..data import IMAGE_EXTENSIONS
-from ..mask_holdout import PROTOCOL_DIR
 from ..masks import FILES_PER_BIN, IRREGULAR_BINS, FreeFormMask
+from ..paths import PROTOCOL_DIR, UTKFACE_MANIFEST
 
 __all__ = [
     "PROTOCOL_SEED",
@@ -47,7 +47,6 @@ CENTER_BIN = "25%"
 #: 10%-wide hole-ratio bins for free-form masks (the first six equal ``IRREGULAR_BINS``).
 RATIO_BINS: tuple[str, ...] = tuple(f"{10 * i}-{10 * (i + 1)}%" for i in range(10))
 MANIFEST_FIELDS: tuple[str, ...] = ("case_id", "face", "mask_kind", "mask_id", "bin", "size", "seed")
-UTKFACE_MANIFEST: Path = PROTOCOL_DIR / "utkface_val_128.csv"
 
 
 def ratio_bin(mask: Tensor) -> str:

@@ -25,7 +25,7 @@ epoch), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at
 """
 from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_mrf, build_vgg
 from .cli import add_config_options, build_parser, config_from_args, list_models, main
-from .config import MODEL_NAMES, PRESETS, SMALL, TrainConfig
+from .config import MODEL_NAMES, PRESETS, SMALL, Preset, TrainConfig, label
 from .loop import NonFiniteLossError, Trainer, TrainingInterrupted, train
 from .sources import DeviceSource, EpochSampler, LoaderSource, epoch_order
 from .state import RunLock, RunLockedError, RunState, load_generator
@@ -34,6 +34,8 @@ from .step import TrainStep
 __all__ = [
     "TrainConfig",
     "PRESETS",
+    "Preset",
+    "label",
     "SMALL",
     "MODEL_NAMES",
     "NonFiniteLossError",

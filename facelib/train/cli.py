@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def list_models() -> str:
     """One line per model / preset (what ``--model list`` prints)."""
     width = max(map(len, PRESETS))
-    return "\n".join(f"{name:<{width}}  {desc}" for name, (desc, _) in PRESETS.items())
+    return "\n".join(f"{name:<{width}}  {p.description}" for name, p in PRESETS.items())
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig | None, bool]:

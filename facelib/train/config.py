@@ -20,8 +20,9 @@ from ..generator_checkpoint import LEGACY_DEFAULTS
 from ..losses import ADVERSARIAL_KINDS, PIXEL_KINDS
 from ..masks import MASK_NAMES
 from ..models import MODELS
+from ..vgg.features import DEFAULT_LAYERS
 
-__all__ = ["TrainConfig", "PRESETS", "SMALL", "MODEL_NAMES", "ADVERSARIAL_CHOICES", "MASK_CHOICES"]
+__all__ = ["TrainConfig", "Preset", "PRESETS", "label", "SMALL", "MODEL_NAMES", "ADVERSARIAL_CHOICES", "MASK_CHOICES"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 ADVERSARIAL_CHOICES: tuple[str, ...] = ("none", *ADVERSARIAL_KINDS)
@@ -29,21 +30,61 @@ MASK_CHOICES: tuple[str, ...] = ("auto", *MASK_NAMES)
 PIXEL_LOSS_CHOICES: tuple[str, ...] = PIXEL_KINDS
 VGG_WEIGHT_CHOICES = ("caffe", "torchvision", None)
 
-#: Presets for ``--model``: name -> (one-line description, field overrides of ``TrainConfig``).
-PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "generator": (
-        "ResNet encoder-decoder (10.8 M params), L1 + 0.001 x VGG19 perceptual loss (the seed's pixel + perceptual setting)",
-        {"model": "generator"},
-    ),
-    "pixel": (
+@dataclass(frozen=True)
+class Preset:
+    """One entry of :data:`PRESETS`: a training recipe by name, and how tables, figures and notebooks call it.
+
+    Attributes:
+        label: the method's name in every results table, figure and notebook column (e.g. "ours, L1 + VGG").
+        description: one line for ``--model list``, and the description of its exported weights.
+        overrides: ``TrainConfig`` field overrides (``TrainConfig.preset(name)`` applies them).
+        weights: the name its trained weights take in ``weights/`` (``facelib.pretrained``; what notebook 10
+            shows when present), None for a recipe the series only trains for a table.
+    """
+
+    label: str
+    description: str
+    overrides: dict[str, Any]
+    weights: str | None = None
+
+
+#: Every training recipe by name (``--model``), in the order of the results tables and notebook columns.
+PRESETS: dict[str, Preset] = {
+    "pixel": Preset(
+        "ours, L1 only",
         "the same generator trained with the L1 pixel loss only (no perceptual term): the ablation",
         {"model": "generator", "perceptual_weight": 0.0},
     ),
-    "gated": (
+    "generator": Preset(
+        "ours, L1 + VGG",
+        "ResNet encoder-decoder (10.8 M params), L1 + 0.001 x VGG19 perceptual loss (the seed's pixel + perceptual setting)",
+        {"model": "generator"},
+        weights="generator",
+    ),
+    "gan": Preset(
+        "ours, L1 + VGG + GAN",
+        "'generator' + a spectral-norm PatchGAN discriminator on the composite (L1 + 0.001 VGG + 0.01 hinge GAN)",
+        {"model": "generator", "adversarial": "hinge", "adv_weight": 0.01, "spectral_norm": True},
+        weights="gan",
+    ),
+    "gated": Preset(
+        "gated, L1 + VGG",
         "gated-convolution generator (DeepFill v2 layers, same plan and losses as 'generator')",
         {"model": "gated"},
+        weights="gated",
     ),
-    "context_encoder": (
+    # Wang et al. 2018: stage 1 the confidence-driven L1 only; stage 2 adds 0.05 x ID-MRF and 0.001 x the hinge
+    # loss of the global and local critics (the reference's PyTorch code: hinge, spectral norm, d_cnum 64).
+    "gmcnn": Preset(
+        "GMCNN, multi-column",
+        "multi-column GMCNN (4.7 M params): confidence-driven L1, from epoch 2 on + 0.05 ID-MRF + 0.001 global/local "
+        "hinge GAN",
+        {"model": "gmcnn", "widths": (24, 48, 96), "perceptual_weight": 0.0, "mrf_weight": 0.05,
+         "adversarial": "hinge", "adv_weight": 0.001, "spectral_norm": True, "stage2_epoch": 2},
+        weights="gmcnn",
+    ),
+    "context_encoder": Preset(
+        "Context Encoder",
         "Pathak et al. 2016: centre hole, 0.999 x L2 on the centre + 0.001 x adversarial (its own discriminator)",
         {
             "model": "context_encoder",
@@ -54,20 +95,18 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
             "adversarial": "bce",
             "adv_weight": 0.001,
         },
-    ),
-    "gan": (
-        "'generator' + a spectral-norm PatchGAN discriminator on the composite (L1 + 0.001 VGG + 0.01 hinge GAN)",
-        {"model": "generator", "adversarial": "hinge", "adv_weight": 0.01, "spectral_norm": True},
-    ),
-    # Wang et al. 2018: stage 1 the confidence-driven L1 only; stage 2 adds 0.05 x ID-MRF and 0.001 x the hinge
-    # loss of the global and local critics (the reference's PyTorch code: hinge, spectral norm, d_cnum 64).
-    "gmcnn": (
-        "multi-column GMCNN (4.7 M params): confidence-driven L1, from epoch 2 on + 0.05 ID-MRF + 0.001 global/local "
-        "hinge GAN",
-        {"model": "gmcnn", "widths": (24, 48, 96), "perceptual_weight": 0.0, "mrf_weight": 0.05,
-         "adversarial": "hinge", "adv_weight": 0.001, "spectral_norm": True, "stage2_epoch": 2},
+        weights="context_encoder",
     ),
 }
+
+
+def label(name: str) -> str:
+    """The display label of a preset or OpenCV baseline (``facelib.baselines.BASELINES``); other names (a
+    run folder, a checkpoint) are their own label."""
+    from ..baselines import BASELINES
+
+    entry = PRESETS.get(name) or BASELINES.get(name)
+    return entry.label if entry is not None else name
 
 
 #: The test suite's small training sizes (notebooks 06-08 under ``python -m facelib.series --small``): a few
@@ -167,7 +206,7 @@ class TrainConfig:
     # training against about 0.5 for the pixel L1: 0.001 makes the two terms comparable (papers' lambda ~0.05
     # on ImageNet-normalised features, whose scale is ~58x smaller).
     perceptual_weight: float = _opt(0.001, "weight of the VGG19 perceptual loss (0 = off)")
-    perceptual_layers: tuple[int, ...] = _opt((1, 6, 11, 20, 29), "VGG19 feature indices (relu1_1 ... relu5_1)",
+    perceptual_layers: tuple[int, ...] = _opt(DEFAULT_LAYERS, "VGG19 feature indices (relu1_1 ... relu5_1)",
                                               nargs="+", parse=int)
     style_weight: float = _opt(0.0, "weight of the Gram-matrix style loss on the same VGG features (0 = off)")
     tv_weight: float = _opt(0.0, "weight of the total-variation loss on the composite (0 = off)")
@@ -275,7 +314,7 @@ class TrainConfig:
         if self.num_residual < 0:
             raise bad("num_residual", "must be >= 0")
         if not self.perceptual_layers or not all(0 <= i <= 35 for i in self.perceptual_layers):
-            raise bad("perceptual_layers", "must be indices into vgg19().features (0-35), e.g. (1, 6, 11, 20, 29)")
+            raise bad("perceptual_layers", f"must be indices into vgg19().features (0-35), e.g. {DEFAULT_LAYERS}")
         spec = MODELS[self.model]
         problem = spec.check_size(self.image_size, self.adversarial != "none")
         if problem:
@@ -305,7 +344,7 @@ class TrainConfig:
         """A config from a preset of ``PRESETS`` (see ``python -m facelib.train --model list``) plus overrides."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {tuple(PRESETS)}")
-        return cls(**{**PRESETS[name][1], **overrides})
+        return cls(**{**PRESETS[name].overrides, **overrides})
 
     @property
     def mask_kind(self) -> str:

