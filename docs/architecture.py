@@ -35,8 +35,8 @@ TRAINING = "train"
 GROUPS: dict[str, tuple[str, ...]] = {
     "leaves": ("data", "masks", "mask_io", "mask_holdout", "models", "confidence", "vgg", "losses", "idmrf",
                "fast", "checkpoint", "generator_checkpoint", "pretrained", "export", "weights_check", "safe_io",
-               "cli_errors", "metrics", "protocol", "viz", "progress", "download"),
-    "training": ("train",),
+               "cli_errors", "metrics", "protocol", "viz", "progress", "download", "paths"),
+    "training": ("train", "recipe"),
     "evaluation": ("evaluate", "realism", "identity", "baselines", "report", "budget"),
     "notebook helpers": ("series", "paint"),
 }

@@ -1,2 +1,2 @@
-"""Experiment recipes on real data, run as scripts or modules: ``classroom`` trains the classroom models in
-``weights/``; ``utkface_setup`` holds the data folders they read. The full-scale GPU campaign is ``gpu/``."""
+"""Experiment recipes on real data: ``classroom`` trains, exports, evaluates and reports the classroom models in
+``weights/`` from the committed recipes in ``recipes/``. The full-scale GPU campaign is ``gpu/``."""

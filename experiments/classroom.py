@@ -27,7 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's facelib, also when run as a script from elsewhere
 
-from experiments.utkface_setup import env_dir  # noqa: E402  (the same data folders as the UTKFace experiment)
 from facelib.baselines import BASELINES  # noqa: E402
 from facelib.paths import (  # noqa: E402
     CELEBA_MANIFEST, REPO_ROOT, RESULTS_DIR, RUNS_DIR, UTKFACE_MANIFEST, epoch_checkpoint, history_file, last_checkpoint,
@@ -61,6 +60,14 @@ MODELS: dict[str, Recipe] = {name: load_recipe(name) for name in recipe_names()}
 WEIGHTS: tuple[str, ...] = tuple(p.weights for p in PRESETS.values() if p.weights)
 #: The shared part of every classroom recipe, as training flags (the pilot's arms run with it too).
 COMMON: tuple[str, ...] = tuple(config_flags(load_recipe("classroom").config))
+
+
+def env_dir(name: str) -> str:
+    """The folder in environment variable ``name``; exits with a hint when it is unset or missing."""
+    value = os.environ.get(name)
+    if not value or not Path(value).is_dir():
+        sys.exit(f"set {name} to the folder (see data/README.md); got {value!r}")
+    return value
 
 
 def train_command(model: str) -> list[str]:

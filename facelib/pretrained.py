@@ -275,7 +275,8 @@ class Weights:
     (``facelib.report.headline``).
 
     ``meta`` keys: ``architecture``, ``parameters``, ``image_size``, ``recipe`` (``recipes/<name>.json``, or
-    None for weights exported before recipes), ``data``, ``budget`` (``facelib.budget.Budget``), ``description``.
+    None for weights exported before recipes), ``data``, ``budget`` (the manifest's ``epochs``, ``steps``,
+    ``images_seen`` and ``start``; ``facelib.budget.budget(manifest)`` reads them as a ``Budget``), ``description``.
     """
 
     name: str
@@ -284,11 +285,10 @@ class Weights:
 
     @property
     def meta(self) -> dict[str, Any]:
-        from .budget import budget
-
         arch, training = self.manifest["architecture"], self.manifest.get("training", {})
         return {"architecture": arch["name"], "parameters": arch["parameters"], "image_size": self.manifest["image_size"],
-                "recipe": training.get("recipe"), "data": training.get("data"), "budget": budget(self.manifest),
+                "recipe": training.get("recipe"), "data": training.get("data"),
+                "budget": {key: training.get(key) for key in ("epochs", "steps", "images_seen", "start")},
                 "description": self.manifest.get("description", "")}
 
     def results(self, protocol: str = "utkface_val", size: int | None = None) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def test_large_models_are_split_into_files_under_the_limit(tmp_path):
 def test_context_encoder_round_trip(tmp_path):
     from facelib.models import build_generator, generator_options
 
-    options = generator_options("context_encoder", 32, (8, 16, 32))
+    options = generator_options("context_encoder", 32, (8, 16, 32), 2)
     model = build_generator("context_encoder", **options).eval()
     export_weights(model, "ce", tmp_path, architecture={"name": "context_encoder", "options": options},
                    image_size=32, training={})
@@ -272,13 +272,14 @@ def test_a_continued_run_states_its_whole_budget_and_start(tiny_run, tmp_path, m
 
 
 def test_committed_weights_describe_themselves():
-    from facelib.budget import budget_line
+    from facelib.budget import budget, budget_line
     from facelib.pretrained import DEFAULT, get_weights, load_manifest, protocol_results
     from facelib.report import headline
 
     w = get_weights("default")
     manifest = load_manifest(DEFAULT)
     assert w.name == DEFAULT and w.meta["parameters"] == manifest["architecture"]["parameters"] > 0
-    assert w.meta["recipe"] == f"recipes/{DEFAULT}.json" and budget_line(w.meta["budget"]).startswith(DEFAULT)
+    assert w.meta["recipe"] == f"recipes/{DEFAULT}.json" and budget_line(budget(w.manifest)).startswith(DEFAULT)
+    assert w.meta["budget"]["epochs"] == manifest["training"]["epochs"] and w.meta["budget"]["steps"] == manifest["training"]["steps"] > 0
     assert w.results() == protocol_results(manifest) and w.headline() == headline(protocol_results(manifest))
     assert w.headline()["center 25%"]["n"] > 0
