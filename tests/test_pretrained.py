@@ -283,3 +283,38 @@ def test_committed_weights_describe_themselves():
     assert w.meta["budget"]["epochs"] == manifest["training"]["epochs"] and w.meta["budget"]["steps"] == manifest["training"]["steps"] > 0
     assert w.results() == protocol_results(manifest) and w.headline() == headline(protocol_results(manifest))
     assert w.headline()["center 25%"]["n"] > 0
+
+
+def _readme_rows(heading: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The header groups and the rows ``{method: cells}`` of the first README table after ``heading``."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| method |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")][1:]
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return header, rows
+
+
+def test_readme_hole_psnr_table_is_what_the_committed_manifests_say():
+    """Every committed network's row of the README's 6,000-case hole PSNR table is read from its manifest
+    (``get_weights(name).headline``, written by ``facelib.evaluate --record``): a README that drifts from the
+    weights fails here."""
+    from facelib.pretrained import available_weights, get_weights
+
+    header, rows = _readme_rows("Hole PSNR in dB, mean and 95% bootstrap")
+    checked = 0
+    for name in available_weights():
+        groups = get_weights(name).headline(size=64)
+        if not groups:
+            continue
+        assert name in rows, f"README's hole PSNR table has no row for the committed weights {name!r}"
+        want = [f"{g['mean']:.2f} ({g['ci_lo']:.2f}-{g['ci_hi']:.2f})" if (g := groups.get(col)) else "n/a"
+                for col in header]
+        assert rows[name] == want, f"README row {name!r} differs from weights/{name}.json: rerun the report"
+        checked += 1
+    assert checked >= 1
