@@ -51,50 +51,6 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
 
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped a run at a step boundary; ``last.pt`` holds that step.
-
-    Attributes: ``signum``, ``signal_name``, ``global_step``, ``checkpoint`` (the path written).
-    """
-
-    def __init__(self, signum: int, global_step: int, checkpoint: Path) -> None:
-        self.signum, self.global_step, self.checkpoint = signum, global_step, Path(checkpoint)
-        self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        super().__init__(f"training interrupted ({self.signal_name}) at global step {global_step}: checkpoint saved "
-                         f"to {checkpoint}; continue with resume=True (--resume) and the same options")
-
-
-class _StopSignals:
-    """While active, SIGINT and SIGTERM only set ``signum``: the loop stops at the next step boundary, where the
-    state is consistent. A second signal raises ``KeyboardInterrupt`` at once (nothing saved). Signal handlers
-    can only be installed from the main thread; elsewhere this does nothing."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped at once, without saving")
-        self.signum = signum
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                try:
-                    self._old[sig] = signal.signal(sig, self._handle)
-                except (ValueError, OSError):
-                    pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        self._old = {}
-
-
 def _notice(text: str) -> None:
     """One line on stderr, past the progress bar (always shown: not only with progress)."""
     tqdm.write(text, file=sys.stderr)
