@@ -12,7 +12,7 @@ fused Adam, the uint8 face cache on the GPU), export fp16 weights, score them an
 256x256 (table, then ``--compare-loss``) and at 128x128. call2: train ``gated``, ``gan``, ``context_encoder``
 and ``pixel`` the same way while a CPU pool runs both OpenCV baselines on every protocol case, then score
 everything. Every stage has a time budget (``STAGES``); training stops, saves and records how far it got
-(``time_budget.train_with_budget``), the benchmarks are killed at theirs. What later steps need leaves in at
+(``TrainConfig.max_minutes``), the benchmarks are killed at theirs. What later steps need leaves in at
 most 8 files of at most 16 MiB under ``--out``: the fp16 weights (15 MiB shards), one tar of the small files
 (histories, run figures, per-case records, fp16 checks, benchmark output, sample outputs) and the call's log.
 The data comes from the pack (``experiments/datapack.py``), unpacked on the device's local disk.
@@ -35,7 +35,7 @@ import tarfile
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,37 @@ def train_config(model: str, profile: Profile, data: dict[str, Path], runs: Path
         widths=profile.widths, num_residual=profile.num_residual, vgg_weights=profile.vgg_weights,
         device=profile.device, checkpoint_every=profile.checkpoint_every, out_dir=str(runs / model),
         overwrite=True, seed=0, num_workers=0, **profile.fast)
+
+
+@dataclass
+class BudgetReport:
+    """How a budgeted training stage ended, from ``train()``'s result (the loop stops at ``max_minutes``)."""
+
+    stopped: str  # train()'s stop_reason: "epochs", "max_steps" or "time budget"
+    complete_epochs: int
+    partial_steps: int
+    epochs_done: float
+    global_step: int
+    wall_s: float
+    budget_s: float
+    checkpoint: str
+    history: list
+
+    @classmethod
+    def of(cls, result: dict[str, Any], budget_s: float, steps_per_epoch: int) -> BudgetReport:
+        rows = result["history"]
+        complete = sum(1 for r in rows if r.get("complete", True))
+        partial = sum(int(r.get("steps", 0)) for r in rows if not r.get("complete", True))
+        return cls(result["stop_reason"], complete, partial, complete + partial / steps_per_epoch,
+                   result["global_step"], round(60 * result["minutes"], 2), float(budget_s), result["checkpoint"], rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (f"stopped by {self.stopped}: {self.complete_epochs} complete epochs + {self.partial_steps} steps "
+                f"({self.epochs_done:.2f} epochs, global step {self.global_step}) in {self.wall_s:.1f} s of a "
+                f"{self.budget_s:.0f} s budget")
 
 
 def export_fp16(model: str, config, report, profile: Profile, weights_dir: Path, meta: dict[str, Any]) -> Path:
@@ -458,13 +489,15 @@ def run_call(call: str, profile: Profile, out: Path, pack: Path, work: Path, cod
                         opencv_parts[set_name] = start_opencv(pool, rows, faces, data["masks"], profile.image_size)
                 entry["status"] = "ok"
             elif stage.kind == "train":
-                from time_budget import train_with_budget
+                from facelib.train import train
 
                 from facelib.viz import describe_hardware
 
-                config = train_config(stage.arg, profile, data, runs)
+                # The loop stops at max_minutes, saves and records it; tail_s is left for that last validation.
+                config = replace(train_config(stage.arg, profile, data, runs),
+                                 max_minutes=max(budget - profile.tail_s, 1.0) / 60)
                 spe = pack_info["counts"]["train"] // profile.batch_size
-                report = train_with_budget(config, budget, tail_s=profile.tail_s, steps_per_epoch=spe)
+                report = BudgetReport.of(train(config, progress=False), budget, spe)
                 meta["device"] = describe_hardware(config.device)
                 export_fp16(stage.arg, config, report, profile, weights_dir, meta)
                 run_out = stage_dir / "runs" / stage.arg

@@ -160,19 +160,6 @@ def test_unpack_writes_weights_results_figures_and_readme(returned, tmp_path):
     assert "| 1 | " in readme  # the flagship's per-epoch table
 
 
-def test_time_budget_stops_saves_and_records(fake_data, tiny_pack, tmp_path):
-    from time_budget import train_with_budget
-
-    data = datapack.unpack(tiny_pack, tmp_path / "data", log=lambda s: None)
-    config = gc.train_config("pixel", gc.TINY, data, tmp_path / "runs")
-    config.epochs = 1000
-    report = train_with_budget(config, budget_s=4.0, tail_s=1.0, steps_per_epoch=8, figures=False)
-    assert report.stopped == "time_budget" and report.soft_stop_at_s is not None
-    assert 0 < report.global_step < 8000 and report.epochs_done < 1000
-    assert Path(report.checkpoint).is_file() and config.max_steps is None  # restored for the caller
-    assert report.wall_s < 4.0 + 30  # the stop takes a step, a validation and a checkpoint
-
-
 def test_plan_prints_the_device_invocations(tiny_pack):
     text = gc.plan_text("abc123", tiny_pack)
     for call in ("call1", "call2"):
