@@ -115,7 +115,7 @@ def _parse_compile(text: str) -> bool | str:
 #: Fields added after the first checkpoint format, with the value that means "as before" (see ``from_dict``).
 LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False, "val_fraction": 0.0, "utkface_subset": False,
                                    "skip_corrupt": False, "resume_from": None, "init_from": None,
-                                   "mrf_weight": 0.0, "stage2_epoch": 0}
+                                   "mrf_weight": 0.0, "stage2_epoch": 0, "max_minutes": None}
 
 
 @dataclass
