@@ -182,7 +182,7 @@ def train_config(model: str, profile: Profile, data: dict[str, Path], runs: Path
 class BudgetReport:
     """How a budgeted training stage ended, from ``train()``'s result (the loop stops at ``max_minutes``)."""
 
-    stopped: str  # train()'s stop_reason: "epochs", "max_steps" or "time budget"
+    stopped: str  # train()'s "stopped": "epochs", "max_steps" or "time budget"
     complete_epochs: int
     partial_steps: int
     epochs_done: float
@@ -197,7 +197,7 @@ class BudgetReport:
         rows = result["history"]
         complete = sum(1 for r in rows if r.get("complete", True))
         partial = sum(int(r.get("steps", 0)) for r in rows if not r.get("complete", True))
-        return cls(result["stop_reason"], complete, partial, complete + partial / steps_per_epoch,
+        return cls(result["stopped"], complete, partial, complete + partial / steps_per_epoch,
                    result["global_step"], round(60 * result["minutes"], 2), float(budget_s), result["checkpoint"], rows)
 
     def to_dict(self) -> dict[str, Any]:

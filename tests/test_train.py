@@ -113,7 +113,7 @@ def test_loss_decreases_and_history_files(tmp_path):
     cfg = tiny(tmp_path / "run", n_synthetic=8, epochs=30, lr=2e-3, checkpoint_every=100)
     result = train(cfg, progress=False)
     rows = result["history"]
-    assert len(rows) == 30 and result["global_step"] == 60 and result["stop_reason"] == "epochs"
+    assert len(rows) == 30 and result["global_step"] == 60 and result["stopped"] == "epochs"
     first, last = rows[0]["train_pixel"], rows[-1]["train_pixel"]
     assert last < 0.6 * first, (first, last)
     assert rows[-1]["val_pixel"] < rows[0]["val_pixel"]
@@ -186,22 +186,22 @@ def test_time_budget_stops_saves_records_and_resumes_exactly(tmp_path):
     full = train(tiny(tmp_path / "a", preset="gan", epochs=2), progress=False, figures=False)  # 8 steps
     out = tmp_path / "b"
     first = train(tiny(out, preset="gan", epochs=2, max_minutes=1e-9), progress=False, figures=False)
-    assert (first["stop_reason"], first["global_step"]) == ("time budget", 1) and first["minutes"] > 0
+    assert (first["stopped"], first["global_step"]) == ("time budget", 1) and first["minutes"] > 0
     saved = json.loads((out / "history.json").read_text())
-    assert saved["stop_reason"] == "time budget" and saved["minutes"] == first["minutes"]
+    assert saved["stopped"] == "time budget" and saved["minutes"] == first["minutes"]
     assert [r["complete"] for r in saved["history"]] == [False]  # the partial epoch, validated
     assert checkpoint(out)["global_step"] == 1
-    reasons = [first["stop_reason"]]
+    reasons = [first["stopped"]]
     while reasons[-1] != "epochs" and len(reasons) < 12:
         reasons.append(train(tiny(out, preset="gan", epochs=2, max_minutes=1e-9, resume=True), progress=False,
-                             figures=False)["stop_reason"])
+                             figures=False)["stopped"])
     assert reasons == ["time budget"] * 7 + ["epochs"]  # a step per call, epoch ends included
     a, b = checkpoint(tmp_path / "a"), checkpoint(out)
     assert a["global_step"] == b["global_step"] == 8
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])
     assert strip_timing(full["history"]) == strip_timing(json.loads((out / "history.json").read_text())["history"])
-    assert json.loads((out / "history.json").read_text())["stop_reason"] == "epochs"
+    assert json.loads((out / "history.json").read_text())["stopped"] == "epochs"
 
 
 def test_cli_max_minutes(tmp_path, capsys):

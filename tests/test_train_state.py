@@ -65,7 +65,7 @@ def test_old_format_checkpoint_loads_and_resumes(tmp_path):
 
     resumed = TrainConfig.from_dict({**ckpt["config"], "resume": True, "max_steps": None})  # to the epoch end
     result = train(resumed, progress=False, figures=False)
-    assert result["global_step"] == 4 and result["stop_reason"] == "epochs"  # 16 faces, batch 4
+    assert result["global_step"] == 4 and result["stopped"] == "epochs"  # 16 faces, batch 4
     assert len(result["history"]) == 1 and result["history"][0]["steps"] == 4  # counts the 2 old steps
     new = load_checkpoint(out / "checkpoints" / "last.pt", map_location="cpu")
     assert set(new) == set(ckpt) | {"data_identity"} and new["format"] == "facelib.train/1"  # the record is new
@@ -144,7 +144,7 @@ def test_a_run_from_before_the_safety_fields_resumes_with_todays_defaults(tmp_pa
     today = TrainConfig(**{**before, "resume": True, "max_steps": None})  # val_fraction etc. at their defaults
     assert today.val_fraction == 0.1
     result = train(today, progress=False, figures=False)
-    assert result["global_step"] == 4 and result["stop_reason"] == "epochs"
+    assert result["global_step"] == 4 and result["stopped"] == "epochs"
     # Where val_fraction matters (restore is told which fields change nothing), the difference is one line.
     with pytest.raises(CheckpointError, match="val_fraction: checkpoint 0.0 vs now 0.1"):
         restore(ckpt, today, None, None, torch.device("cpu"))

@@ -21,7 +21,7 @@ Usage::
     history = train(TrainConfig.preset("generator", epochs=2, out_dir="runs/g"))["history"]
 
 Outputs in ``out_dir``: ``history.csv`` / ``history.json`` (one row per epoch, rewritten atomically after each
-epoch; ``history.json`` ends with the run's ``stop_reason`` and ``minutes``), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at each epoch end),
+epoch; ``history.json`` ends with the run's ``stopped`` and ``minutes``), ``checkpoints/last.pt`` (atomic; every ``checkpoint_every`` steps and at each epoch end),
 ``loss_curves.png`` and ``samples.png`` (masked / output / composite / real on fixed validation faces).
 """
 from .build import Models, build_discriminator, build_generator, build_masks, build_models, build_mrf, build_vgg

@@ -153,6 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"interrupted ({exc or 'Ctrl-C'}): nothing saved now; checkpoints already in {config.out_dir}/checkpoints "
               "are kept", file=sys.stderr)
         return 128 + signal.SIGINT
-    print(f"done ({result['stop_reason']}): {result['global_step']} steps; history {config.out_dir}/history.csv, "
+    print(f"done ({result['stopped']}): {result['global_step']} steps; history {config.out_dir}/history.csv, "
           f"checkpoint {result['checkpoint']}")
     return 0

@@ -71,7 +71,7 @@ def epoch_row(config: TrainConfig, epoch: int, sums: Mapping[str, Tensor | float
 
 
 def write_history(config: TrainConfig, rows: list[dict[str, Any]], **summary: Any) -> None:
-    """``history.json`` (config, rows and the ``summary`` items, e.g. the loop's ``stop_reason`` and
+    """``history.json`` (config, rows and the ``summary`` items, e.g. the loop's ``stopped`` and
     ``minutes`` at the end of a run) and ``history.csv`` in ``config.out_dir``, both atomically."""
     out_dir = Path(config.out_dir)
     atomic_write_json({"config": config.to_dict(), "history": rows, **summary}, out_dir / "history.json")

@@ -327,12 +327,12 @@ class Trainer:
             bar.close()
         rows = s.history if stopped == "epochs" else H.read_history(self.out_dir, s.history)
         minutes = round((time.monotonic() - self.started) / 60.0, 4)
-        H.write_history(c, rows, stop_reason=stopped, minutes=minutes)
+        H.write_history(c, rows, stopped=stopped, minutes=minutes)
         if stopped == "time budget":
             _notice(f"time budget of {c.max_minutes} minutes used ({minutes} min): stopped at global step "
                     f"{s.global_step}; {self.checkpoint_path} holds it, continue with resume=True (--resume)")
         return {"history": rows, "out_dir": str(self.out_dir), "checkpoint": str(self.checkpoint_path),
-                "global_step": s.global_step, "stop_reason": stopped, "minutes": minutes, "config": c.to_dict(),
+                "global_step": s.global_step, "stopped": stopped, "minutes": minutes, "config": c.to_dict(),
                 "figures": self._figures(rows) if figures else {}}
 
     def _interrupted(self, stop: StopSignals, interval: dict[str, Tensor], interval_start: int) -> TrainingInterrupted:
@@ -433,9 +433,9 @@ def train(config: TrainConfig, progress: bool = True, figures: bool = True) -> d
         figures: write ``loss_curves.png`` and ``samples.png`` at the end.
 
     Returns:
-        ``dict(history=[row per epoch], out_dir, checkpoint, global_step, stop_reason="epochs"|"max_steps"|
+        ``dict(history=[row per epoch], out_dir, checkpoint, global_step, stopped="epochs"|"max_steps"|
         "time budget", minutes (wall clock of this call), config, figures={"loss_curves": path, "samples": path})``;
-        the rows are described in ``facelib.train.history``; ``history.json`` records ``stop_reason`` and
+        the rows are described in ``facelib.train.history``; ``history.json`` records ``stopped`` and
         ``minutes`` too.
 
     Raises:
