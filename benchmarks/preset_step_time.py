@@ -1,6 +1,6 @@
 """Step time of training presets on this machine, stage by stage: what a CPU training budget is planned from.
 
-Times ``facelib.train.TrainStep`` (the object ``train()`` calls) on seeded synthetic faces with the preset's own
+Times ``facelib.train.Trainer.train_step`` (the step ``train()`` runs) on seeded synthetic faces with the preset's own
 masks, already in memory (no data loading). A preset with a second stage (``stage2_epoch > 0``, e.g. ``gmcnn``)
 gets one row per stage: stage 1 without the discriminator and ID-MRF, stage 2 with them. Step time is the
 median (and the minimum, less sensitive to other jobs on a shared core) over ``--steps`` steps after ``--warmup``
@@ -56,12 +56,12 @@ def batches(config: TrainConfig, n: int) -> list[tuple[torch.Tensor, torch.Tenso
 
 
 def time_stage(trainer: Trainer, data, second_stage: bool, steps: int, warmup: int) -> list[float]:
-    trainer.step.second_stage = second_stage
+    trainer.second_stage = second_stage
     times = []
     for i in range(warmup + steps):
         image, mask = data[i % len(data)]
         t0 = time.perf_counter()
-        logs = trainer.step(image, mask)
+        logs = trainer.train_step(image, mask)
         float(logs["total"])  # the step is done
         if i >= warmup:
             times.append(time.perf_counter() - t0)

@@ -1,7 +1,7 @@
 """Training throughput of the inpainting generator, switch by switch, with the very step ``facelib.train`` runs.
 
 Issue "Training speed: close to the H100's limit". Each row adds one switch of ``TrainConfig`` to the one above
-and times ``facelib.train.TrainStep`` (the same object ``train()`` calls) on the seed-sized model (10.8 M
+and times ``facelib.train.Trainer.train_step`` (the very step ``train()`` runs) on the seed-sized model (10.8 M
 parameters) with the VGG19 perceptual loss, at 256x256, batch 8 by default:
 
     naive fp32 eager -> + bf16 autocast -> + channels_last -> + fused Adam -> + VGG target once under no_grad
@@ -148,7 +148,7 @@ def time_row(trainer: Trainer, batches, steps: int, warmup: int, data_iter=None)
             image, mask = next(data_iter)
         else:
             image, mask = batches[i % len(batches)]
-        logs = trainer.step(image, mask)
+        logs = trainer.train_step(image, mask)
         sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
@@ -184,7 +184,7 @@ def count_flops(config: TrainConfig, batch) -> float | None:
     try:
         trainer = Trainer(replace(config, compile=False, cuda_graphs=False), progress=False, build_data=False)
         with FlopCounterMode(display=False) as counter:
-            trainer.step(*batch)
+            trainer.train_step(*batch)
         return counter.get_total_flops() / config.batch_size
     except Exception as exc:  # the count is informative only
         print(f"(FLOP count failed: {exc})")
@@ -313,7 +313,7 @@ def run_compare(args: argparse.Namespace) -> int:
     curves = {}
     for name, cfg in (("fp32", config), ("fast", fast_cfg)):
         trainer = Trainer(cfg, progress=False, build_data=False)  # same seed -> same initial weights
-        logs = [trainer.step(*batches[i % len(batches)]) for i in range(args.compare_loss)]
+        logs = [trainer.train_step(*batches[i % len(batches)]) for i in range(args.compare_loss)]
         curves[name] = {k: [float(x[k]) for x in logs] for k in ("total", "pixel", "perceptual")}
         release(device)
     window = max(1, min(20, args.compare_loss // 5))

@@ -31,7 +31,7 @@ __all__ = ["LEGACY_DEFAULTS", "stored_config", "read_generator", "unreadable_con
 #: checkpoint lacks them, and reading it with these values reproduces what that run did.
 LEGACY_DEFAULTS: dict[str, Any] = {"holdout_protocol_masks": False, "val_fraction": 0.0, "utkface_subset": False,
                                    "skip_corrupt": False, "resume_from": None, "init_from": None,
-                                   "mrf_weight": 0.0, "stage2_epoch": 0}
+                                   "mrf_weight": 0.0, "stage2_epoch": 0, "max_minutes": None}
 
 
 def stored_config(ckpt: Mapping[str, Any], source: str | os.PathLike = "the checkpoint") -> dict[str, Any]:

@@ -319,7 +319,7 @@ def test_resume_of_an_empty_folder_says_so_on_stderr_without_progress(tmp_path: 
 
 _HOLD_LOCK = """
 import fcntl, os, sys, time
-os.makedirs(sys.argv[1], exist_ok=True)  # what facelib.train.state.RunLock does for a live run
+os.makedirs(sys.argv[1], exist_ok=True)  # what facelib.train.run_folder.RunLock does for a live run
 fd = os.open(os.path.join(sys.argv[1], ".lock"), os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 os.write(fd, f"{os.getpid()}\\n".encode())
@@ -351,8 +351,8 @@ _INTERRUPT_AT_STEP_3 = """
 import os, signal, sys
 import torch
 torch.set_num_threads(int(os.environ["TEST_TORCH_THREADS"]))  # as in this process: same float results
-from facelib.train import step, main
-real = step.TrainStep.__call__
+from facelib.train import Trainer, main
+real = Trainer.train_step
 calls = []
 def call(self, *a, **k):
     out = real(self, *a, **k)
@@ -360,7 +360,7 @@ def call(self, *a, **k):
     if len(calls) == 3:
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))  # as if Ctrl-C / `kill` came during step 3
     return out
-step.TrainStep.__call__ = call
+Trainer.train_step = call
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -395,14 +395,14 @@ def test_an_image_folder_without_a_split_holds_out_validation_images(tmp_path: P
                            out_dir=str(tmp_path / "run"), **kw)
 
     trainer = Trainer(config(), progress=False)
-    train_files, val_files = trainer.train_faces.files, trainer.val_faces.files
+    train_files, val_files = trainer.data.train_faces.files, trainer.data.val_faces.files
     assert len(val_files) == 1 and len(train_files) == 5 and not set(train_files) & set(val_files)
-    assert Trainer(config(), progress=False).val_faces.files == val_files  # the same every time
+    assert Trainer(config(), progress=False).data.val_faces.files == val_files  # the same every time
     everything = ImageFolderFaces(faces).files
     assert folder_split(everything, faces, 0.1) == (train_files, val_files)
     with pytest.warns(UserWarning, match="validating on the training images"):
         same = Trainer(config(val_fraction=0.0), progress=False)
-    assert same.train_faces.files == same.val_faces.files == everything
+    assert same.data.train_faces.files == same.data.val_faces.files == everything
     with pytest.raises(ValueError, match="val_fraction"):
         config(val_fraction=1.0)
 

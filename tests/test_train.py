@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from facelib.checkpoint import CheckpointError, load_checkpoint
-from facelib.train import step as train_step
+from facelib.train import loop as train_loop
 from facelib.train import (
     PRESETS,
     NonFiniteLossError,
@@ -84,6 +84,9 @@ def strip_timing(rows: list[dict]) -> list[dict]:
         ({"model": "context_encoder", "masks": "freeform"}, "masks"),
         ({"perceptual_weight": -0.1}, "perceptual_weight"),
         ({"max_steps": 0}, "max_steps"),
+        ({"max_minutes": 0}, "max_minutes"),
+        ({"max_minutes": -5.0}, "max_minutes"),
+        ({"max_minutes": float("inf")}, "max_minutes"),
     ],
 )
 def test_bad_config_names_the_field(overrides, fragment):
@@ -162,7 +165,7 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path, monkeypatch):
 
     def crash_after_step_4(self, epoch_file=False):
         path = original(self, epoch_file)
-        if self.global_step == 4:
+        if self.state.global_step == 4:
             raise KeyboardInterrupt("simulated kill")
         return path
 
@@ -175,6 +178,40 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path, monkeypatch):
     a, b = checkpoint(tmp_path / "a"), checkpoint(tmp_path / "b")
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])
+
+
+def test_time_budget_stops_saves_records_and_resumes_exactly(tmp_path):
+    """max_minutes: a run out of time stops after its step, saves last.pt, records why, and returns; resumed
+    under the same tiny budget (one step per call) until done, it ends where an uninterrupted run ends."""
+    full = train(tiny(tmp_path / "a", preset="gan", epochs=2), progress=False, figures=False)  # 8 steps
+    out = tmp_path / "b"
+    first = train(tiny(out, preset="gan", epochs=2, max_minutes=1e-9), progress=False, figures=False)
+    assert (first["stopped"], first["global_step"]) == ("time budget", 1) and first["minutes"] > 0
+    saved = json.loads((out / "history.json").read_text())
+    assert saved["stopped"] == "time budget" and saved["minutes"] == first["minutes"]
+    assert [r["complete"] for r in saved["history"]] == [False]  # the partial epoch, validated
+    assert checkpoint(out)["global_step"] == 1
+    reasons = [first["stopped"]]
+    while reasons[-1] != "epochs" and len(reasons) < 12:
+        reasons.append(train(tiny(out, preset="gan", epochs=2, max_minutes=1e-9, resume=True), progress=False,
+                             figures=False)["stopped"])
+    assert reasons == ["time budget"] * 7 + ["epochs"]  # a step per call, epoch ends included
+    a, b = checkpoint(tmp_path / "a"), checkpoint(out)
+    assert a["global_step"] == b["global_step"] == 8
+    assert_same_state(a["generator"], b["generator"])
+    assert_same_state(a["discriminator"], b["discriminator"])
+    assert strip_timing(full["history"]) == strip_timing(json.loads((out / "history.json").read_text())["history"])
+    assert json.loads((out / "history.json").read_text())["stopped"] == "epochs"
+
+
+def test_cli_max_minutes(tmp_path, capsys):
+    from facelib.train import config_from_args
+
+    assert config_from_args(["--max-minutes", "0.5"])[0].max_minutes == 0.5
+    assert config_from_args(["--max-minutes", "none"])[0].max_minutes is None
+    assert main(["--max-minutes", "-1", "--out-dir", str(tmp_path / "x"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--max-minutes -1" in err and "> 0" in err
 
 
 def test_resume_extends_a_finished_run(tmp_path):
@@ -192,7 +229,7 @@ def test_resume_with_another_config_is_refused(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    real = train_step.masked_pixel_loss
+    real = train_loop.masked_pixel_loss
     calls = {"n": 0}
 
     def nan_at_third_step(*args, **kwargs):
@@ -200,7 +237,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
         value = real(*args, **kwargs)
         return value * float("nan") if calls["n"] == 3 else value
 
-    monkeypatch.setattr(train_step, "masked_pixel_loss", nan_at_third_step)
+    monkeypatch.setattr(train_loop, "masked_pixel_loss", nan_at_third_step)
     cfg = tiny(tmp_path / "run", checkpoint_every=2)
     with pytest.raises(NonFiniteLossError, match=r"step 3.*pixel") as info:
         train(cfg, progress=False)
@@ -234,8 +271,8 @@ def test_discriminator_and_generator_steps_touch_only_their_parameters(tmp_path)
         return out
 
     trainer.d_opt.step, trainer.g_opt.step = d_step_checked, g_step_checked
-    image, mask = next(trainer.source.epoch(0, 0))
-    logs = trainer.step(image, mask)
+    image, mask = next(trainer.data.source.epoch(0, 0))
+    logs = trainer.train_step(image, mask)
     assert {"d_loss", "g_adv", "d_real_acc", "d_fake_acc", "pixel", "perceptual"} <= set(logs)
     assert same(seen["g_after_d"], g0), "the discriminator step changed the generator"
     assert not same(seen["d_after_d"], d0), "the discriminator step did not update the discriminator"

@@ -27,8 +27,8 @@ from ..checkpoint import CheckpointError
 from ..cli_errors import flag_message, os_error_line
 from ..safe_io import check_out_folder
 from .config import MODEL_NAMES, PRESETS, TrainConfig
-from .loop import NonFiniteLossError, TrainingInterrupted, train
-from .state import RunLockedError
+from .loop import NonFiniteLossError, train
+from .run_folder import RunLockedError, TrainingInterrupted
 
 __all__ = ["add_config_options", "build_parser", "list_models", "config_from_args", "main"]
 

@@ -124,6 +124,10 @@ def _parse_optional_int(text: str) -> int | None:
     return None if text.lower() in ("none", "null", "") else int(text)
 
 
+def _parse_optional_float(text: str) -> float | None:
+    return None if text.lower() in ("none", "null", "") else float(text)
+
+
 def _parse_optional_str(text: str) -> str | None:
     return None if text.lower() in ("none", "null", "") else text
 
@@ -196,6 +200,10 @@ class TrainConfig:
                               parse=lambda s: None if s.lower() == "none" else float(s))
     max_steps: int | None = _opt(None, "stop after this many optimisation steps in total (None = all epochs)",
                                  parse=_parse_optional_int)
+    max_minutes: float | None = _opt(None, "time budget: at the first step boundary past this many wall-clock minutes "
+                                     "(counted from the start of the run, its model and data set-up included) save "
+                                     "checkpoints/last.pt and stop; --resume continues (None = no budget)",
+                                     parse=_parse_optional_float)
     seed: int = _opt(0, "seed of initialisation, data order and masks")
     # --- losses
     pixel_loss: str = _opt("l1", "pixel reconstruction loss", choices=PIXEL_LOSS_CHOICES)
@@ -288,6 +296,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise bad(name, "must be None or an integer >= 1")
+        if self.max_minutes is not None and (not isinstance(self.max_minutes, (int, float))
+                                             or isinstance(self.max_minutes, bool)
+                                             or not math.isfinite(self.max_minutes) or self.max_minutes <= 0):
+            raise bad("max_minutes", "must be None (no budget) or a number of minutes > 0, e.g. 30")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise bad("num_workers", "must be an integer >= 0")
         for name in ("seed", "stage2_epoch"):

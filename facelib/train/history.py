@@ -17,14 +17,17 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from ..checkpoint import atomic_write_json, atomic_write_text
+from ..data import describe_dataset
+from ..models import composite, mask_image
 from ..paths import history_file
 from ..viz import plot_history, save_inpainting_grid
 from .config import TrainConfig
 
 __all__ = ["ROW_LABELS", "epoch_row", "write_history", "read_history", "print_row", "save_loss_curves",
-           "save_samples"]
+           "save_samples", "describe"]
 
 #: Columns of the printed table and their headers.
 ROW_LABELS = {
@@ -68,9 +71,10 @@ def epoch_row(config: TrainConfig, epoch: int, sums: Mapping[str, Tensor | float
     return row
 
 
-def write_history(config: TrainConfig, rows: list[dict[str, Any]]) -> None:
-    """``history.json`` (config and rows) and ``history.csv`` in ``config.out_dir``, both atomically."""
-    atomic_write_json({"config": config.to_dict(), "history": rows}, history_file(config.out_dir, "json"))
+def write_history(config: TrainConfig, rows: list[dict[str, Any]], **summary: Any) -> None:
+    """``history.json`` (config, rows and the ``summary`` items, e.g. the loop's ``stopped`` and
+    ``minutes`` at the end of a run) and ``history.csv`` in ``config.out_dir``, both atomically."""
+    atomic_write_json({"config": config.to_dict(), "history": rows, **summary}, history_file(config.out_dir, "json"))
     buf = io.StringIO()
     columns = list(dict.fromkeys(k for r in rows for k in r))
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -103,6 +107,17 @@ def save_loss_curves(rows: list[dict[str, Any]], path: Path, title: str) -> Path
     return path
 
 
-def save_samples(rows: dict[str, Tensor], path: Path, title: str) -> Path:
-    """Image grid, one row per entry of ``rows`` (``facelib.viz.save_inpainting_grid``)."""
+def save_samples(image: Tensor, mask: Tensor, output: Tensor, path: Path, title: str) -> Path:
+    """Image grid (``facelib.viz.save_inpainting_grid``) of masked / output / composite / real faces: image and
+    output (N, 3, H, W) in [-1, 1], mask (N, 1, H, W) in {0, 1}, on the CPU."""
+    rows = {"masked": mask_image(image, mask), "output": output, "composite": composite(output, image, mask),
+            "real": image}
     return save_inpainting_grid(rows, path, title=title)
+
+
+def describe(ds: Dataset) -> str:
+    """``facelib.data.describe_dataset`` for titles and logs, never failing a run on it."""
+    try:
+        return describe_dataset(ds)
+    except Exception:  # describe is cosmetic
+        return f"{type(ds).__name__} ({len(ds)} items)"  # type: ignore[arg-type]

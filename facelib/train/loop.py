@@ -1,98 +1,64 @@
-"""The training loop: ``Trainer`` builds a run from a ``TrainConfig`` and runs epochs, validation and history.
+"""The training step and the training loop, top to bottom: ``Trainer`` and ``train()``.
+
+Read it in this order; notebook 06 writes sections 1-2 by hand (07 adds the discriminator), under the same names:
+
+1. ``Trainer.reconstruction_losses(image, mask, views, vgg)``: the pixel, perceptual, style and TV terms.
+2. ``Trainer.train_step(image, mask)``: the discriminator step on the detached fake, then the generator step.
+3. ``Trainer.validate()``: the same losses on fixed validation faces and masks, no gradient.
+4. ``Trainer.run()``: epochs of steps, checkpoints, the NaN stop, the ``max_steps`` and ``max_minutes`` stops.
 
 One training step, from data to checkpoint::
 
     source.epoch(e, start) -> (image, mask)      # sources.py: DataLoader or on-device cache, order from (seed, e)
-    step(image, mask) -> losses                  # step.py: D step, then G step (fast path: facelib.fast)
+    train_step(image, mask) -> losses            # below: D step, then G step
     every checkpoint_every steps / epoch end     # state.py: atomic checkpoints/last.pt
     epoch end: validate -> row -> history.csv    # history.py
 
+The model says what its losses compare (``InpaintingModel.views``: the full image for our generators, the
+centre square for the Context Encoder), so the step has no branch on the model. The GPU fast path
+(``facelib.fast.FastPath``: autocast, channels_last, torch.compile, CUDA graphs, the on-device data cache)
+changes speed, not what is computed; every place it enters is marked ``# fast path:``.
+
 Reproducibility: on CPU a run is a deterministic function of its config. The data order of epoch ``e`` is a
 permutation drawn from ``(seed, e)``, the mask of item ``i`` from ``(seed, e, i)`` (``InpaintingDataset``),
-and a checkpoint stores the step inside the epoch, the running averages and every RNG state.
-
-Safety: a run holds its folder (``state.RunLock``); Ctrl-C (SIGINT) or SIGTERM stops it at the end of the
-current step, saves ``last.pt`` there (atomically) and raises :class:`TrainingInterrupted`; a second signal
-stops at once without saving. Notices (a fresh start despite ``resume``, ``init_from``) go to stderr, also
-without a progress bar.
+and a checkpoint stores the step inside the epoch, the running averages and every RNG state. Safety (the
+folder lock, Ctrl-C / SIGTERM saving ``last.pt``, no overwrite by accident) is ``run_folder.py``.
 """
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader
 
-from ..progress import tqdm
 from ..checkpoint import load_checkpoint
-from ..data import ImageFolderFaces, InpaintingDataset, UTKFace, describe_dataset, resolve_faces
 from ..fast import resolve_fast_path
-from ..models import composite, mask_image
+from ..losses import (ADVERSARIAL_LOSSES, discriminator_loss, generator_adversarial_loss, masked_pixel_loss,
+                      style_loss, total_variation_loss, weighted_pixel_loss)
+from ..models import InpaintingViews, mask_image
+from ..paths import last_checkpoint
+from ..progress import tqdm
+from ..vgg import feature_distance
 from . import history as H
-from .build import build_masks, build_models
+from . import sources
+from .build import build_models
 from .config import TrainConfig
-from .identity import IDENTITY_KEY, check_out_dir_outside_data, compare_identity, data_identity
-from .sources import BatchSource, DeviceSource, LoaderSource
-from .state import RunLock, RunState, checkpoint_path, init_generator, prepare_out_dir, restore, save_checkpoint
-from .step import TrainStep
+from .identity import IDENTITY_KEY, compare_identity
+from .run_folder import RunLock, StopSignals, TrainingInterrupted, prepare_out_dir
+from .state import RunState, init_generator, restore, save_checkpoint
 
-__all__ = ["NonFiniteLossError", "TrainingInterrupted", "Trainer", "train"]
+__all__ = ["NonFiniteLossError", "Trainer", "train"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped a run at a step boundary; ``last.pt`` holds that step.
-
-    Attributes: ``signum``, ``signal_name``, ``global_step``, ``checkpoint`` (the path written).
-    """
-
-    def __init__(self, signum: int, global_step: int, checkpoint: Path) -> None:
-        self.signum, self.global_step, self.checkpoint = signum, global_step, Path(checkpoint)
-        self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        super().__init__(f"training interrupted ({self.signal_name}) at global step {global_step}: checkpoint saved "
-                         f"to {checkpoint}; continue with resume=True (--resume) and the same options")
-
-
-class _StopSignals:
-    """While active, SIGINT and SIGTERM only set ``signum``: the loop stops at the next step boundary, where the
-    state is consistent. A second signal raises ``KeyboardInterrupt`` at once (nothing saved). Signal handlers
-    can only be installed from the main thread; elsewhere this does nothing."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped at once, without saving")
-        self.signum = signum
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                try:
-                    self._old[sig] = signal.signal(sig, self._handle)
-                except (ValueError, OSError):
-                    pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        self._old = {}
 
 
 def _notice(text: str) -> None:
@@ -100,151 +66,283 @@ def _notice(text: str) -> None:
     tqdm.write(text, file=sys.stderr)
 
 
-def _describe(ds: Dataset) -> str:
-    try:
-        return describe_dataset(ds)
-    except Exception:  # describe is cosmetic; never fail a run on it
-        return f"{type(ds).__name__} ({len(ds)} items)"  # type: ignore[arg-type]
-
-
 class Trainer:
-    """Builds everything a run needs from a ``TrainConfig`` and runs the loop. ``train()`` is the front door.
+    """A run built from a ``TrainConfig``: its models, losses, step, data and loop. ``train()`` is the front door.
 
-    Attributes (after construction): config, fast (FastPath), models (``build.Models``: generator,
-    discriminator, vgg, g_opt, d_opt, scaler, also reachable as attributes of the trainer), step (TrainStep),
-    state (RunState: epoch, step_in_epoch, global_step, history, ...), source, train_faces, val_faces, val_set,
-    out_dir.
+    Attributes (after construction): config, fast (``facelib.fast.FastPath``), models (``build.Models``; its
+    generator, discriminator (or None), vgg (or None), mrf (or None), g_opt, d_opt (or None) and scaler also as
+    attributes of the trainer), state (``RunState``: epoch, step_in_epoch, global_step, history, ...), data
+    (``sources.RunData``: train_faces, val_faces, val_set, source, steps_per_epoch; None with
+    ``build_data=False``, e.g. the benchmarks, which call ``train_step`` on their own batches), out_dir,
+    second_stage (whether the discriminator and ID-MRF terms are on; ``run`` sets it per epoch from
+    ``config.stage2_epoch``: GMCNN first trains on reconstruction alone).
     """
 
     def __init__(self, config: TrainConfig, progress: bool = True, build_data: bool = True) -> None:
+        self.started = time.monotonic()  # the time budget (config.max_minutes) counts from here
         self.config, self.progress = config, progress
         self.fast = resolve_fast_path(config.device, config.amp, config.channels_last, config.fused_adam,
                                       config.compile, config.cuda_graphs, config.vgg_target_no_grad)
-        self.models = build_models(config, self.fast)
-        m = self.models
-        self.generator, self.discriminator, self.vgg = m.generator, m.discriminator, m.vgg
+        self.models = m = build_models(config, self.fast)  # fast path: channels_last modules, fused Adam
+        self.generator, self.discriminator, self.vgg, self.mrf = m.generator, m.discriminator, m.vgg, m.mrf
         self.g_opt, self.d_opt, self.scaler = m.g_opt, m.d_opt, m.scaler
-        self.step = TrainStep(config, self.fast, m.generator, m.discriminator, m.vgg, m.g_opt, m.d_opt, m.scaler,
-                              m.mrf)
+        # fast path: torch.compile wraps each forward (without compile, compile_module returns the module).
+        self._g_eager = m.generator.predictor()  # type: ignore[operator]
+        self._g_fwd = self.fast.compile_module(self._g_eager)
+        self._d_fwd = self.fast.compile_module(m.discriminator) if m.discriminator is not None else None
+        self._vgg_fwd = self.fast.compile_module(m.vgg) if m.vgg is not None else None
+        self._mrf_fwd = self.fast.compile_module(m.mrf) if m.mrf is not None else None
+        self._d_threshold = ADVERSARIAL_LOSSES[config.adversarial].threshold if m.discriminator is not None else 0.0
+        self.second_stage = True
         self.out_dir = Path(config.out_dir)
         self.state = RunState()
         self.last_good_step: int | None = None
-        if build_data:
-            self._build_data()
-
-    # Counters of the run (kept as attributes for callers of the single-module version).
-    epoch = property(lambda self: self.state.epoch)
-    step_in_epoch = property(lambda self: self.state.step_in_epoch)
-    global_step = property(lambda self: self.state.global_step)
-    history = property(lambda self: self.state.history)
+        self.data = sources.build_data(config, self.fast.device, progress, self._log) if build_data else None
 
     @property
     def checkpoint_path(self) -> Path:
-        return checkpoint_path(self.out_dir)
+        return last_checkpoint(self.out_dir)
 
-    # ------------------------------------------------------------------------------------------ data
-    def _build_data(self) -> None:
+    # --------------------------------------------------------------------------------- 1. the losses
+    def _forward(self, image: Tensor, mask: Tensor, g_fwd: Callable) -> InpaintingViews:
+        """Generator forward and the model's views of it (output, composite, pixel pair, D's fake and real)."""
+        masked = mask_image(image, mask)
+        return self.generator.views(g_fwd(masked, mask), image, mask, masked)  # type: ignore[operator]
+
+    def reconstruction_losses(self, image: Tensor, mask: Tensor, views: InpaintingViews,
+                              vgg: Callable | None) -> dict[str, Tensor]:
+        """The reconstruction terms of ``views`` against the real ``image``: ``pixel``, and with a ``vgg``
+        ``perceptual`` (and ``style``), and ``tv``. Notebook 06's function of this name with ``views.output``
+        as its ``output``; ``vgg`` is the compiled or the eager VGG19 (None when the perceptual loss is off).
+
+        image (N, 3, H, W) in [-1, 1], mask (N, 1, H, W) in {0, 1}; returns scalar tensors (unweighted).
+        """
         c = self.config
-        data_options = {"val_fraction": c.val_fraction, "skip_corrupt": c.skip_corrupt,
-                        "utkface_subset": c.utkface_subset}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            train_faces = resolve_faces(c.data, split="train", size=c.image_size, n_synthetic=c.n_synthetic,
-                                        seed=c.seed, **data_options)
-            val_faces = resolve_faces(c.data, split="val", size=c.image_size,
-                                      n_synthetic=min(c.n_synthetic, c.max_val_images or c.n_synthetic),
-                                      seed=c.seed, **data_options)
-            files = getattr(train_faces, "files", None)
-            if files is not None and files == getattr(val_faces, "files", None):
-                warnings.warn(f"validating on the training images: {train_faces.root} has no split of its own and "
-                              "val_fraction=0, so the validation losses measure memorisation, not inpainting of "
-                              "unseen faces (val_fraction=0.1 holds out a seeded tenth)", stacklevel=2)
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")  # show the "synthetic faces" warning on every run, each text once
-            for w in {str(w.message): w for w in caught}.values():
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        # What the run trains on, before any subset: recorded in every checkpoint and checked on resume.
-        self._faces = (train_faces, val_faces)
-        self.data_identity = data_identity(train_faces, val_faces)
-        # Fields that change nothing with these data: a resume may differ in them (see ``load_state_dict``).
-        subset = isinstance(train_faces, UTKFace) and train_faces.missing_val > 0
-        self.unused_fields = set()
-        if not subset:
-            self.unused_fields.add("utkface_subset")
-            if not isinstance(train_faces, ImageFolderFaces):
-                self.unused_fields.add("val_fraction")
-        if isinstance(train_faces, ImageFolderFaces) and train_faces.files != val_faces.files:
-            self._log(f"{train_faces.root} has no split of its own: validating on {len(val_faces)} of its "
-                      f"{len(train_faces) + len(val_faces)} images, held out by facelib.data.folder_split "
-                      f"(val_fraction={c.val_fraction}); they never train")
-        if c.max_train_images is not None and c.max_train_images < len(train_faces):
-            train_faces = Subset(train_faces, range(c.max_train_images))
-        if c.max_val_images is not None and c.max_val_images < len(val_faces):
-            val_faces = Subset(val_faces, range(c.max_val_images))
-        if len(train_faces) < c.batch_size:
-            raise ValueError(f"only {len(train_faces)} training faces for batch_size={c.batch_size}: lower "
-                             "batch_size or use more images (max_train_images / n_synthetic)")
-        check_out_dir_outside_data(c.out_dir, getattr(self._faces[0], "root", None))
-        self.train_faces, self.val_faces = train_faces, val_faces
-        self.mask_gen = build_masks(c)
-        self.steps_per_epoch = len(train_faces) // c.batch_size
-        self.source: BatchSource
-        if c.gpu_cache:
-            self.source = DeviceSource(train_faces, self.mask_gen, c, self.fast.device, self.progress)
-        else:
-            self.source = LoaderSource(InpaintingDataset(train_faces, self.mask_gen, seed=c.seed), c,
-                                       pin_memory=self.fast.device.type == "cuda")
-        # Validation masks are fixed (epoch 0 of their own seed), so val losses compare across epochs.
-        self.val_set = InpaintingDataset(val_faces, self.mask_gen, seed=c.seed + 1)
+        terms: dict[str, Tensor] = {}
+        pred, target = views.pixel_pred.float(), views.pixel_target.float()
+        if views.pixel_weights is None:
+            terms["pixel"] = masked_pixel_loss(pred, target, mask, kind=c.pixel_loss, hole_weight=c.hole_weight,
+                                               valid_weight=c.valid_weight)
+        else:  # the model weights its own pixels (the Context Encoder's overlap band, GMCNN's confidence)
+            terms["pixel"] = weighted_pixel_loss(pred, target, views.pixel_weights, kind=c.pixel_loss)
+        if vgg is not None:
+            out = views.output
+            if self.fast.vgg_target_no_grad:  # fast path (on by default): the real image's features once
+                # The real image's features are constants of the loss: one pass, no graph, no backward.
+                with torch.no_grad():
+                    feats_real = vgg(image)
+                feats_out = vgg(out)
+            else:  # the benchmark's naive baseline: one pass over both halves, backward through the real one too
+                feats = vgg(torch.cat([out, image], dim=0))
+                n = out.shape[0]
+                feats_out, feats_real = [f[:n] for f in feats], [f[n:] for f in feats]
+            terms["perceptual"] = feature_distance(feats_out, feats_real)
+            if c.style_weight > 0:
+                terms["style"] = style_loss(feats_out, feats_real)
+        if c.tv_weight > 0:
+            terms["tv"] = total_variation_loss(views.composite.float(), mask)
+        return terms
 
-    # ----------------------------------------------------------------------------------- checkpoints
-    def save_checkpoint(self, epoch_file: bool = False) -> Path:
-        path = save_checkpoint(self.config, self.models, self.state, epoch_file, getattr(self, "data_identity", None))
-        self.last_good_step = self.state.global_step
-        return path
+    def weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
+        """The generator's loss: each term times its weight in the config."""
+        c = self.config
+        weights = {"pixel": c.pixel_weight, "perceptual": c.perceptual_weight, "style": c.style_weight,
+                   "tv": c.tv_weight, "g_adv": c.adv_weight, "mrf": c.mrf_weight}
+        return sum(weights[k] * v for k, v in terms.items() if k in weights)  # type: ignore[return-value]
 
-    def load_state_dict(self, ckpt: dict[str, Any], source: str | Path | None = None) -> None:
-        ignore = set(getattr(self, "unused_fields", set()))
-        if hasattr(self, "data_identity"):
-            # The same faces under another spelling of --data (relative, absolute, moved) may resume; other
-            # faces may not. An older checkpoint without the record compares the data string as before.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                same = compare_identity(ckpt.get(IDENTITY_KEY), self.data_identity, source or self.checkpoint_path)
-            for w in caught:
-                _notice(f"warning: {w.message}")
-            if same:
-                ignore.add("data")
-        restore(ckpt, self.config, self.models, self.state, self.fast.device, source=source, ignore=ignore)
-        self.last_good_step = self.state.global_step
-        # A resumed run keeps where its weights came from (init_from applies to a fresh run only).
-        saved_init = ckpt["config"].get("init_from")
-        if self.config.init_from != saved_init:
-            if self.config.init_from is not None:
-                _notice(f"init_from={self.config.init_from!r} ignored: a resumed run restores its own weights "
-                        f"(this one started from {saved_init!r})")
-            # In place: callers may steer the run through this very object (experiments/time_budget.py).
-            self.config.init_from = saved_init
+    # ------------------------------------------------------------------------------- 2. one step
+    def train_step(self, image: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """One optimisation step: the discriminator (when there is one and the second stage is on), then the
+        generator. Notebook 06 writes the generator half by hand under this name, notebook 07 the D half.
 
-    def _start(self) -> None:
-        resume_from = prepare_out_dir(self.config)
-        if resume_from is not None:
-            self.load_state_dict(load_checkpoint(resume_from, map_location=self.fast.device), source=resume_from)
-            s = self.state
-            self._log(f"resumed {resume_from}: epoch {s.epoch}, step {s.step_in_epoch} of the epoch, global step "
-                      f"{s.global_step}")
-            return
-        if self.config.resume:
-            _notice(f"resume=True but {self.checkpoint_path} does not exist and {self.out_dir} holds no run: "
-                    "starting a new run")
-        if self.config.init_from is not None:
-            what = init_generator(self.config, self.generator)
-            _notice(f"generator initialised from {what}")
+        image (N, 3, H, W) in [-1, 1] and mask (N, 1, H, W) in {0, 1}, on the device. Returns detached scalar
+        losses, still on the device (no host synchronisation): ``pixel``, ``perceptual``, ``style``, ``tv``,
+        ``total``; with ID-MRF ``mrf``; with a discriminator ``d_loss``, ``g_adv``, ``d_real_acc``, ``d_fake_acc``.
+        """
+        c, fast = self.config, self.fast
+        if fast.compile_mode == "reduce-overhead":  # fast path: CUDA graphs need the step's start marked
+            torch.compiler.cudagraph_mark_step_begin()
+        image, mask = fast.prepare_input(image), fast.prepare_input(mask)  # fast path: device, channels_last
+        logs: dict[str, Tensor] = {}
+        d_fwd = self._d_fwd if self.second_stage else None
+        mrf_fwd = self._mrf_fwd if self.second_stage else None
+        with fast.autocast():  # fast path: bf16 / fp16 autocast (a no-op in fp32)
+            views = self._forward(image, mask, self._g_fwd)
 
-    # ------------------------------------------------------------------------------------------ logging
-    def _log(self, text: str) -> None:
-        if self.progress:
-            tqdm.write(text)
+        if d_fwd is not None:
+            # 1. Discriminator step on the detached fake: no gradient reaches the generator.
+            with fast.autocast():
+                real_logits = d_fwd(views.real)
+                fake_logits = d_fwd(views.fake.detach())
+                d_loss = discriminator_loss(real_logits.float(), fake_logits.float(), kind=c.adversarial)
+            self.d_opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            # fast path: the scaler multiplies the loss for fp16 only; otherwise it is the plain backward/step
+            self.scaler.scale(d_loss).backward()
+            self.scaler.step(self.d_opt)
+            logs["d_loss"] = d_loss.detach()
+            logs["d_real_acc"] = (real_logits.detach().float() > self._d_threshold).float().mean()
+            logs["d_fake_acc"] = (fake_logits.detach().float() < self._d_threshold).float().mean()
+
+        # 2. Generator step: reconstruction losses, plus the updated discriminator's judgement of the fake.
+        with fast.autocast():
+            terms = self.reconstruction_losses(image, mask, views, self._vgg_fwd)
+            if mrf_fwd is not None:
+                # On the composite: the known pixels are the real ones, so the hole's patches are what it judges.
+                terms["mrf"] = mrf_fwd(views.composite, image)
+            if d_fwd is not None:
+                # The discriminator's own parameters also receive gradients here, which its next zero_grad
+                # discards (cheaper than toggling requires_grad, which recompiles).
+                terms["g_adv"] = generator_adversarial_loss(d_fwd(views.fake).float(), kind=c.adversarial)
+            total = self.weighted_total(terms)
+        self.g_opt.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.g_opt)
+        self.scaler.update()
+        logs.update({k: v.detach() for k, v in terms.items()})
+        logs["total"] = total.detach()
+        return logs
+
+    # --------------------------------------------------------------------------------- 3. validation
+    @torch.no_grad()
+    def evaluate(self, image: Tensor, mask: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """Validation losses (no adversarial term) and the output (N, 3, H, W) in [-1, 1], with the eager
+        (uncompiled) modules; call it with the generator in eval mode (``validate`` does)."""
+        image, mask = self.fast.prepare_input(image), self.fast.prepare_input(mask)
+        with self.fast.autocast():
+            views = self._forward(image, mask, self._g_eager)
+            terms = self.reconstruction_losses(image, mask, views, self.vgg)
+        return {k: v.float() for k, v in terms.items()}, views.output.float()
+
+    def validate(self) -> dict[str, float]:
+        """Average validation losses over ``data.val_set`` (fixed masks), generator in eval mode."""
+        self.generator.eval()
+        sums: dict[str, float] = {}
+        count = 0
+        try:
+            for batch in DataLoader(self.data.val_set, batch_size=self.config.batch_size,  # type: ignore[union-attr]
+                                    num_workers=self.config.num_workers):
+                terms, _ = self.evaluate(batch["image"], batch["mask"])
+                n = batch["image"].shape[0]
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * n
+                count += n
+        finally:
+            self.generator.train()
+        return {k: v / count for k, v in sums.items()}
+
+    # ------------------------------------------------------------------------------------- 4. the loop
+    def run(self, figures: bool = True) -> dict[str, Any]:
+        """Train until ``epochs``, ``max_steps`` or ``max_minutes``; returns ``train()``'s result dict.
+
+        Raises:
+            RunLockedError: another run holds ``out_dir``.
+            TrainingInterrupted: Ctrl-C / SIGTERM; ``last.pt`` holds the step where it stopped.
+        """
+        with RunLock(self.out_dir), StopSignals() as stop:
+            return self._run(figures, stop)
+
+    def out_of_time(self) -> bool:
+        """Whether the run has used up ``config.max_minutes`` of wall-clock time (never without a budget)."""
+        budget = self.config.max_minutes
+        return budget is not None and time.monotonic() - self.started > 60.0 * budget
+
+    def _run(self, figures: bool, stop: StopSignals) -> dict[str, Any]:
+        self._start()
+        c, s, data = self.config, self.state, self.data
+        assert data is not None, "Trainer(build_data=False) has no data to run on"
+        self._log(f"training {c.model} on {H.describe(data.train_faces)}; masks {c.mask_kind}; device "
+                  f"{self.fast.device}, amp {self.fast.amp_dtype}, compile {self.fast.compile_mode}")
+        if c.stage2_epoch >= c.epochs and (self.discriminator is not None or self.mrf is not None):
+            _notice(f"stage2_epoch={c.stage2_epoch} >= epochs={c.epochs}: this run never reaches the second stage "
+                    "(its discriminator and ID-MRF loss stay off)")
+        stopped, first_step = "epochs", s.global_step
+        # fast path: on CUDA, reading a loss value waits for the GPU, so NaN checks come every log_every steps.
+        check_every = 1 if self.fast.device.type == "cpu" else c.log_every
+        total_steps = min(c.epochs * data.steps_per_epoch, c.max_steps or math.inf)
+        bar = tqdm(total=total_steps, initial=min(s.global_step, total_steps), desc="training",
+                   disable=not self.progress, dynamic_ncols=True)
+        header = True
+        try:
+            while s.epoch < c.epochs:
+                if c.max_steps is not None and s.global_step >= c.max_steps:
+                    stopped = "max_steps"
+                    break
+                if s.global_step > first_step and self.out_of_time():  # ran out during validation
+                    stopped = "time budget"
+                    break
+                interval: dict[str, Tensor] = {}
+                interval_start, reason = s.global_step + 1, None
+                # The stage follows the epoch (restored by a resume), so a resumed run trains as it would have.
+                self.second_stage = s.epoch >= c.stage2_epoch
+                t0 = time.perf_counter()
+                for image, mask in data.source.epoch(s.epoch, s.step_in_epoch):
+                    logs = self.train_step(image, mask)
+                    s.global_step += 1
+                    s.step_in_epoch += 1
+                    s.epoch_steps += 1
+                    for k, v in logs.items():
+                        s.epoch_sums[k] = s.epoch_sums.get(k, 0) + v.float()
+                        interval[k] = interval.get(k, 0) + v.float()
+                    bar.update(1)
+                    # Where to stop: the step count, then the clock (checked after a step, so a run always
+                    # makes progress, and a chain of resumes with a small budget still ends).
+                    if c.max_steps is not None and s.global_step >= c.max_steps:
+                        reason = "max_steps"
+                    elif self.out_of_time():
+                        reason = "time budget"
+                    due_ckpt = s.global_step % c.checkpoint_every == 0
+                    if s.global_step % check_every == 0 or due_ckpt or reason or \
+                            s.step_in_epoch == data.steps_per_epoch:
+                        self._check_finite(interval, interval_start)
+                        if s.global_step % c.log_every == 0 and self.progress:
+                            n = s.global_step - interval_start + 1
+                            bar.set_postfix({k: f"{float(v) / n:.4f}" for k, v in interval.items()
+                                             if k in ("pixel", "perceptual", "mrf", "d_loss", "g_adv")})
+                        interval, interval_start = {}, s.global_step + 1
+                    if due_ckpt or reason:
+                        s.epoch_time += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save_checkpoint()
+                    if reason:
+                        break
+                    if stop.signum is not None:
+                        raise self._interrupted(stop, interval, interval_start)
+                s.epoch_time += time.perf_counter() - t0
+                complete = s.step_in_epoch >= data.steps_per_epoch
+                row = H.epoch_row(c, s.epoch, s.epoch_sums, s.epoch_steps, self.validate(), complete,
+                                  s.global_step, s.epoch_time, adversarial=self.discriminator is not None)
+                H.print_row(row, header, self._log)
+                header = False
+                if complete:
+                    s.next_epoch(row)
+                    self.save_checkpoint(epoch_file=c.save_epoch_checkpoints)
+                    H.write_history(c, s.history)
+                    if stop.signum is not None and s.epoch < c.epochs:
+                        raise self._interrupted(stop, {}, s.global_step + 1)
+                else:  # stopped inside the epoch: show the partial row, a resume continues it
+                    H.write_history(c, s.history + [row])
+                if reason and (not complete or s.epoch < c.epochs):  # at the last epoch's end: all epochs done
+                    stopped = reason
+                    break
+        finally:
+            bar.close()
+        rows = s.history if stopped == "epochs" else H.read_history(self.out_dir, s.history)
+        minutes = round((time.monotonic() - self.started) / 60.0, 4)
+        H.write_history(c, rows, stopped=stopped, minutes=minutes)
+        if stopped == "time budget":
+            _notice(f"time budget of {c.max_minutes} minutes used ({minutes} min): stopped at global step "
+                    f"{s.global_step}; {self.checkpoint_path} holds it, continue with resume=True (--resume)")
+        return {"history": rows, "out_dir": str(self.out_dir), "checkpoint": str(self.checkpoint_path),
+                "global_step": s.global_step, "stopped": stopped, "minutes": minutes, "config": c.to_dict(),
+                "figures": self._figures(rows) if figures else {}}
+
+    def _interrupted(self, stop: StopSignals, interval: dict[str, Tensor], interval_start: int) -> TrainingInterrupted:
+        """Save ``last.pt`` at the current step (after the NaN check) and describe the stop."""
+        if interval:
+            self._check_finite(interval, interval_start)
+        if self.last_good_step != self.state.global_step:
+            self.save_checkpoint()
+        return TrainingInterrupted(int(stop.signum), self.state.global_step, self.checkpoint_path)  # type: ignore
 
     def _check_finite(self, interval: dict[str, Tensor], first_step: int) -> None:
         values = {k: float(v) for k, v in interval.items()}
@@ -260,153 +358,71 @@ class Trainer:
                 "or use amp='none' / 'bf16' instead of fp16"
             )
 
-    # ------------------------------------------------------------------------------------------ the loop
-    def validate(self) -> dict[str, float]:
-        """Average validation losses over ``val_faces`` with fixed masks (generator in eval mode)."""
-        self.generator.eval()
-        sums: dict[str, float] = {}
-        count = 0
-        loader = DataLoader(self.val_set, batch_size=self.config.batch_size, shuffle=False,
-                            num_workers=self.config.num_workers)
-        try:
-            for batch in loader:
-                terms, _ = self.step.evaluate(batch["image"], batch["mask"])
-                n = batch["image"].shape[0]
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * n
-                count += n
-        finally:
-            self.generator.train()
-        return {k: v / count for k, v in sums.items()}
+    def _log(self, text: str) -> None:
+        if self.progress:
+            tqdm.write(text)
 
-    def _row(self, val: dict[str, float], complete: bool) -> dict[str, Any]:
-        s = self.state
-        return H.epoch_row(self.config, s.epoch, s.epoch_sums, s.epoch_steps, val, complete, s.global_step,
-                           s.epoch_time, adversarial=self.discriminator is not None)
+    # ------------------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, epoch_file: bool = False) -> Path:
+        identity = self.data.identity if self.data is not None else None
+        path = save_checkpoint(self.config, self.models, self.state, epoch_file, identity)
+        self.last_good_step = self.state.global_step
+        return path
 
-    def run(self, figures: bool = True) -> dict[str, Any]:
-        """Train until ``epochs`` (or ``max_steps``); returns ``train()``'s result dict.
+    def load_state_dict(self, ckpt: dict[str, Any], source: str | Path | None = None) -> None:
+        ignore = set(self.data.unused_fields) if self.data is not None else set()
+        if self.data is not None:
+            # The same faces under another spelling of --data (relative, absolute, moved) may resume; other
+            # faces may not. An older checkpoint without the record compares the data string as before.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                same = compare_identity(ckpt.get(IDENTITY_KEY), self.data.identity, source or self.checkpoint_path)
+            for w in caught:
+                _notice(f"warning: {w.message}")
+            if same:
+                ignore.add("data")
+        restore(ckpt, self.config, self.models, self.state, self.fast.device, source=source, ignore=ignore)
+        self.last_good_step = self.state.global_step
+        # A resumed run keeps where its weights came from (init_from applies to a fresh run only).
+        saved_init = ckpt["config"].get("init_from")
+        if self.config.init_from != saved_init:
+            if self.config.init_from is not None:
+                _notice(f"init_from={self.config.init_from!r} ignored: a resumed run restores its own weights "
+                        f"(this one started from {saved_init!r})")
+            self.config.init_from = saved_init  # in place: the caller's config then describes the run
 
-        Raises:
-            RunLockedError: another run holds ``out_dir``.
-            TrainingInterrupted: Ctrl-C / SIGTERM; ``last.pt`` holds the step where it stopped.
-        """
-        with RunLock(self.out_dir), _StopSignals() as stop:
-            return self._run(figures, stop)
+    def _start(self) -> None:
+        resume_from = prepare_out_dir(self.config)
+        if resume_from is not None:
+            self.load_state_dict(load_checkpoint(resume_from, map_location=self.fast.device), source=resume_from)
+            s = self.state
+            self._log(f"resumed {resume_from}: epoch {s.epoch}, step {s.step_in_epoch} of the epoch, global step "
+                      f"{s.global_step}")
+            return
+        if self.config.resume:
+            _notice(f"resume=True but {self.checkpoint_path} does not exist and {self.out_dir} holds no run: "
+                    "starting a new run")
+        if self.config.init_from is not None:
+            _notice(f"generator initialised from {init_generator(self.config, self.generator)}")
 
-    def _interrupted(self, stop: _StopSignals, interval: dict[str, Tensor], interval_start: int) -> TrainingInterrupted:
-        """Save ``last.pt`` at the current step (after the NaN check) and describe the stop."""
-        if interval:
-            self._check_finite(interval, interval_start)
-        if self.last_good_step != self.state.global_step:
-            self.save_checkpoint()
-        return TrainingInterrupted(int(stop.signum), self.state.global_step, self.checkpoint_path)
-
-    def _run(self, figures: bool, stop: _StopSignals) -> dict[str, Any]:
-        self._start()
-        c, s = self.config, self.state
-        self._log(f"training {c.model} on {_describe(self.train_faces)}; masks {c.mask_kind}; device "
-                  f"{self.fast.device}, amp {self.fast.amp_dtype}, compile {self.fast.compile_mode}")
-        if c.stage2_epoch >= c.epochs and (self.discriminator is not None or self.models.mrf is not None):
-            _notice(f"stage2_epoch={c.stage2_epoch} >= epochs={c.epochs}: this run never reaches the second stage "
-                    "(its discriminator and ID-MRF loss stay off)")
-        stopped = "epochs"
-        check_every = 1 if self.fast.device.type == "cpu" else c.log_every
-        total_steps = c.epochs * self.steps_per_epoch
-        if c.max_steps is not None:
-            total_steps = min(total_steps, c.max_steps)
-        bar = tqdm(total=total_steps, initial=min(s.global_step, total_steps), desc="training",
-                   disable=not self.progress, dynamic_ncols=True)
-        header = True
-        try:
-            while s.epoch < c.epochs:
-                if c.max_steps is not None and s.global_step >= c.max_steps:
-                    stopped = "max_steps"
-                    break
-                interval: dict[str, Tensor] = {}
-                interval_start = s.global_step + 1
-                # The stage follows the epoch (restored by a resume), so a resumed run trains as it would have.
-                self.step.second_stage = s.epoch >= c.stage2_epoch
-                t0 = time.perf_counter()
-                for image, mask in self.source.epoch(s.epoch, s.step_in_epoch):
-                    logs = self.step(image, mask)
-                    s.global_step += 1
-                    s.step_in_epoch += 1
-                    s.epoch_steps += 1
-                    for k, v in logs.items():
-                        s.epoch_sums[k] = s.epoch_sums.get(k, 0) + v.float()
-                        interval[k] = interval.get(k, 0) + v.float()
-                    bar.update(1)
-                    due_ckpt = s.global_step % c.checkpoint_every == 0
-                    hit_max = c.max_steps is not None and s.global_step >= c.max_steps
-                    if s.global_step % check_every == 0 or due_ckpt or hit_max or \
-                            s.step_in_epoch == self.steps_per_epoch:
-                        self._check_finite(interval, interval_start)
-                        if s.global_step % c.log_every == 0 and self.progress:
-                            n = s.global_step - interval_start + 1
-                            bar.set_postfix({k: f"{float(v) / n:.4f}" for k, v in interval.items()
-                                             if k in ("pixel", "perceptual", "mrf", "d_loss", "g_adv")})
-                        interval, interval_start = {}, s.global_step + 1
-                    if due_ckpt or hit_max:
-                        s.epoch_time += time.perf_counter() - t0
-                        t0 = time.perf_counter()
-                        self.save_checkpoint()
-                    if hit_max:
-                        break
-                    if stop.signum is not None:
-                        raise self._interrupted(stop, interval, interval_start)
-                s.epoch_time += time.perf_counter() - t0
-                complete = s.step_in_epoch >= self.steps_per_epoch
-                row = self._row(self.validate(), complete)
-                H.print_row(row, header, self._log)
-                header = False
-                if complete:
-                    s.next_epoch(row)
-                    self.save_checkpoint(epoch_file=c.save_epoch_checkpoints)
-                    H.write_history(c, s.history)
-                    if stop.signum is not None and s.epoch < c.epochs:
-                        raise self._interrupted(stop, {}, s.global_step + 1)
-                else:  # stopped by max_steps inside the epoch: show the partial row, resume continues it
-                    H.write_history(c, s.history + [row])
-                    stopped = "max_steps"
-                    break
-        finally:
-            bar.close()
-        rows = s.history if stopped == "epochs" else H.read_history(self.out_dir, s.history)
-        return {
-            "history": rows,
-            "out_dir": str(self.out_dir),
-            "checkpoint": str(self.checkpoint_path),
-            "global_step": s.global_step,
-            "stopped": stopped,
-            "config": c.to_dict(),
-            "figures": self._figures(rows) if figures else {},
-        }
-
-    # ------------------------------------------------------------------------------------------ figures
+    # ------------------------------------------------------------------------------------ figures
     def _figures(self, rows: list[dict[str, Any]]) -> dict[str, str]:
-        out: dict[str, str] = {}
+        data, out = self.data, {}
+        assert data is not None
         if rows:
             out["loss_curves"] = str(H.save_loss_curves(rows, self.out_dir / "loss_curves.png",
-                                                        title=f"{self.config.model}: {_describe(self.train_faces)}"))
-        out["samples"] = str(self._samples(self.out_dir / "samples.png"))
-        return out
-
-    def _samples(self, path: Path, n: int = 8) -> Path:
-        n = min(n, len(self.val_set))
-        batch = [self.val_set[i] for i in range(n)]
-        image = torch.stack([b["image"] for b in batch])
-        mask = torch.stack([b["mask"] for b in batch])
+                                                        title=f"{self.config.model}: {H.describe(data.train_faces)}"))
+        batch = [data.val_set[i] for i in range(min(8, len(data.val_set)))]
+        image, mask = torch.stack([b["image"] for b in batch]), torch.stack([b["mask"] for b in batch])
         self.generator.eval()
         try:
-            _, output = self.step.evaluate(image, mask)
+            output = self.evaluate(image, mask)[1].cpu().contiguous()
         finally:
             self.generator.train()
-        output = output.cpu().contiguous()
-        rows = {"masked": mask_image(image, mask), "output": output, "composite": composite(output, image, mask),
-                "real": image}
-        return H.save_samples(rows, path, title=f"{self.config.model}, global step {self.state.global_step}: "
-                                                f"fixed validation faces ({_describe(self.val_faces)})")
+        out["samples"] = str(H.save_samples(image, mask, output, self.out_dir / "samples.png",
+                                            title=f"{self.config.model}, global step {self.state.global_step}: "
+                                                  f"fixed validation faces ({H.describe(data.val_faces)})"))
+        return out
 
 
 def train(config: TrainConfig, progress: bool = True, figures: bool = True) -> dict[str, Any]:
@@ -418,13 +434,16 @@ def train(config: TrainConfig, progress: bool = True, figures: bool = True) -> d
         figures: write ``loss_curves.png`` and ``samples.png`` at the end.
 
     Returns:
-        ``dict(history=[row per epoch], out_dir, checkpoint, global_step, stopped="epochs"|"max_steps", config,
-        figures={"loss_curves": path, "samples": path})``; the rows are described in ``facelib.train.history``.
+        ``dict(history=[row per epoch], out_dir, checkpoint, global_step, stopped="epochs"|"max_steps"|
+        "time budget", minutes (wall clock of this call), config, figures={"loss_curves": path, "samples": path})``;
+        the rows are described in ``facelib.train.history``; ``history.json`` records ``stopped`` and
+        ``minutes`` too.
 
     Raises:
         FileExistsError: ``out_dir`` holds a run and neither ``resume`` nor ``overwrite`` is set.
         CheckpointError: resuming with a different configuration.
         NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is kept).
+        TrainingInterrupted: Ctrl-C / SIGTERM (``last.pt`` saved at that step).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train() expects a TrainConfig, got {type(config).__name__}")
