@@ -75,8 +75,8 @@ class Profile:
     batch_size: int
     epochs: int
     max_val_images: int
-    widths: tuple[int, int, int]
-    num_residual: int
+    widths: tuple[int, int, int] | None  # None: the preset's own (TrainConfig's defaults)
+    num_residual: int | None
     vgg_weights: str | None
     device: str
     fast: dict[str, Any]
@@ -89,7 +89,7 @@ class Profile:
 
 
 FULL = Profile(
-    image_size=128, batch_size=32, epochs=10, max_val_images=2000, widths=(64, 128, 256), num_residual=8,
+    image_size=128, batch_size=32, epochs=10, max_val_images=2000, widths=None, num_residual=None,
     vgg_weights="caffe", device="cuda",
     fast=dict(amp="bf16", channels_last=True, fused_adam=True, gpu_cache=True, compile=False),
     checkpoint_every=500, tail_s=15.0, per_bin=None, eval_batch=250, workers=12,
@@ -123,9 +123,9 @@ def train_config(model: str, profile: Profile, data: dict[str, Path], runs: Path
     return TrainConfig.preset(
         model, data=str(data["utkface"]), mask_root=str(data["masks"]), image_size=profile.image_size,
         batch_size=profile.batch_size, epochs=profile.epochs, max_val_images=profile.max_val_images,
-        widths=profile.widths, num_residual=profile.num_residual, vgg_weights=profile.vgg_weights,
-        device=profile.device, checkpoint_every=profile.checkpoint_every, out_dir=str(runs / model),
-        overwrite=True, seed=0, num_workers=0, max_minutes=max_minutes, **profile.fast)
+        vgg_weights=profile.vgg_weights, device=profile.device, checkpoint_every=profile.checkpoint_every, out_dir=str(runs / model),
+        overwrite=True, seed=0, num_workers=0, max_minutes=max_minutes, **profile.fast,
+        **{k: v for k, v in (("widths", profile.widths), ("num_residual", profile.num_residual)) if v is not None})
 
 
 def train_stage(model: str, budget_s: float, profile: Profile, data: dict[str, Path], work: Path,
