@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import errno
 import re
+import sys
 from collections.abc import Iterable
 
-__all__ = ["OS_ERROR_FIXES", "flag_message", "os_error_line"]
+__all__ = ["OS_ERROR_FIXES", "flag_message", "os_error_line", "print_error"]
 
 #: What to do about an OSError, by errno (anything else: "check the path").
 OS_ERROR_FIXES: dict[int, str] = {
@@ -34,6 +35,19 @@ def os_error_line(err: OSError, path: object = None) -> str:
     reason = err.strerror or str(err)
     fix = OS_ERROR_FIXES.get(err.errno or 0, "check the path and the disk")
     return f"{where}: {reason}; {fix}" if where is not None else f"{reason}; {fix}"
+
+
+def print_error(err: Exception, path: object = None) -> int:
+    """Print ``error: <one line>`` on stderr and return 1, a failed command's exit status.
+
+    An ``OSError`` the system raised (it carries an ``errno``: a full or read-only disk, no permission, a file
+    in the way) becomes :func:`os_error_line` naming ``path`` when the error names none; facelib's own errors
+    (a ``FileNotFoundError`` or ``ValueError`` raised with a message, no errno) already name the problem and
+    the fix and are printed as they are.
+    """
+    line = os_error_line(err, path) if isinstance(err, OSError) and err.errno is not None else str(err)
+    print(f"error: {line}", file=sys.stderr)
+    return 1
 
 
 def flag_message(text: str, names: Iterable[str]) -> str:

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -34,7 +33,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_errors import os_error_line
+from .cli_errors import print_error
 from .progress import tqdm
 
 __all__ = ["CELEBA_HQ_URL", "ChecksumError", "DownloadError", "download_celeba_hq", "sha256_of", "main"]
@@ -258,12 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = download_celeba_hq(args.dest, url=args.url, sha256=args.sha256, expected_size=args.expected_size,
                                   timeout=args.timeout, keep_zip=args.keep_zip, progress=not args.no_progress)
-    except (DownloadError, FileExistsError, ValueError) as err:  # these already name the problem and the fix
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:  # a read-only or full disk, no permission: name the path and what to do
-        print(f"error: {os_error_line(err, args.dest)}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as err:  # a stalled download, a bad checksum, a read-only or full disk ...
+        return print_error(err, args.dest)
     print(f"CelebA-HQ is in {root} (use FACELIB_DATA={root})")
     return 0
 

@@ -20,7 +20,7 @@ from typing import Any
 from .checkpoint import load_checkpoint
 from .generator_checkpoint import read_generator
 from .models import MODELS, generator_options
-from .cli_errors import os_error_line
+from .cli_errors import print_error
 from .pretrained import WeightsIntegrityError, export_weights, load_manifest, resolve_weights_dir
 from .safe_io import refuse_overwrite
 
@@ -149,12 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         listed = {entry["path"] for entry in load_manifest(args.name, folder)["files"]}
         for stale in old - listed:  # the old shards only: files the old manifest listed, nothing else
             (folder / stale).unlink(missing_ok=True)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {os_error_line(err, folder)}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as err:
+        return print_error(err, folder)
     print(f"wrote {path}")
     return 0
 

@@ -871,3 +871,20 @@ def test_a_part_file_larger_than_the_download_starts_over(tmp_path: Path, monkey
         server.close()
     assert root == 0 and len(list((tmp_path / "celeba_hq").rglob("*.jpg"))) == 6
     assert [r[1] for r in server.requests] == [f"bytes={len(ZIP) + 32}-", None]
+
+
+def test_print_error_names_the_fix_for_system_errors_and_keeps_our_own_messages(capsys):
+    """The one error path of every facelib command line: a system OSError (with an errno) gets the path and the
+    fix; facelib's own errors, raised with a message that already names the fix, are printed unchanged."""
+    import errno
+
+    from facelib.cli_errors import print_error
+
+    assert print_error(OSError(errno.ENOSPC, "No space left on device"), "/data/out") == 1
+    assert capsys.readouterr().err == ("error: /data/out: No space left on device; the disk is full: free some "
+                                       "space or choose a folder on another disk (nothing was half-written)\n")
+    assert print_error(FileNotFoundError("manifest m.csv not found; build one with python -m facelib.protocol"),
+                       "/ignored") == 1
+    assert capsys.readouterr().err == "error: manifest m.csv not found; build one with python -m facelib.protocol\n"
+    assert print_error(ValueError("--size must be 32 or more")) == 1
+    assert capsys.readouterr().err == "error: --size must be 32 or more\n"

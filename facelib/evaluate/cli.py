@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..baselines import BASELINES, OpenCVInpainter
 from ..paths import CHECKPOINTS
-from ..cli_errors import flag_message, os_error_line
+from ..cli_errors import flag_message, os_error_line, print_error
 from ..fast import resolve_device
 from ..identity import evaluate_identity
 from ..realism import (PRECISIONS, REALISM_PER_GROUP, RealismCollector, evaluate_realism, inception_path,
@@ -212,12 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in pretrained:
                 entry = manifest_results(summary, name, manifest=manifest, size=dataset.size, header=header)
                 print(f"recorded {key} in {update_results(name, key, entry, args.weights_dir)}")
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:  # a disk that is full or read-only while writing: the earlier results are intact
-        print(f"error: {os_error_line(err, args.out)}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as err:  # e.g. a full or read-only disk: the earlier results are intact
+        return print_error(err, args.out)
     print(paths["markdown"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..cli_errors import os_error_line
+from ..cli_errors import print_error
 from ..data import read_split_file
 from ..safe_io import refuse_overwrite
 from .manifest import KINDS, PROTOCOL_SEED, build_manifest, count_cases, list_faces, read_manifest, write_manifest
@@ -47,10 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = read_manifest(args.manifest)
         for (kind, bin_label), n in count_cases(rows).items():
             print(f"  {kind:9s} {bin_label:7s} {n}")
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {os_error_line(err)}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as err:
+        return print_error(err)
     return 0
