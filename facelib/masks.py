@@ -96,10 +96,6 @@ def nvidia_bin_range(path: Path) -> tuple[float, float, str] | None:
     return b / 10, (b + 1) / 10, IRREGULAR_BINS[b]
 
 
-#: The reader under its old name (experiments/datapack.py): (path, size, threshold, channel, expected_ratio).
-_read_mask_array = read_mask_array
-
-
 def load_mask(path: str | Path, size: int | None = None, threshold: float | None = None,
               channel: str | None = None, nvidia_bin: bool = False) -> Tensor:
     """Read one mask image into a (1, size, size) float32 tensor of 0/1 (1 = hole).
@@ -113,7 +109,7 @@ def load_mask(path: str | Path, size: int | None = None, threshold: float | None
     """
     path = Path(path)
     expected = nvidia_bin_range(path) if nvidia_bin else None
-    return _to_tensor(_read_mask_array(path, None if size is None else _check_size(size), threshold, channel,
+    return _to_tensor(read_mask_array(path, None if size is None else _check_size(size), threshold, channel,
                                        expected))
 
 
@@ -343,7 +339,7 @@ class IrregularMasks(MaskGenerator):
         return hole_ratio(self[index])
 
     def _read(self, path: Path) -> np.ndarray:
-        return _read_mask_array(path, self.size, self.threshold, self.channel, nvidia_bin_range(path))
+        return read_mask_array(path, self.size, self.threshold, self.channel, nvidia_bin_range(path))
 
     def __getitem__(self, index: int) -> Tensor:
         return _to_tensor(self._read(self.files[index]))
