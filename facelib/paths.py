@@ -17,7 +17,8 @@ from pathlib import Path
 
 __all__ = [
     "REPO_ROOT", "DATA_DIR", "PROTOCOL_DIR", "UTKFACE_MANIFEST", "CELEBA_MANIFEST", "WEIGHTS_DIR", "RECIPES_DIR",
-    "RUNS_DIR", "RESULTS_DIR", "CHECKPOINTS", "LAST_CHECKPOINT", "HISTORY", "checkpoint_dir", "last_checkpoint",
+    "RUNS_DIR", "RESULTS_DIR", "CHECKPOINTS", "LAST_CHECKPOINT", "EPOCH_CHECKPOINT", "EPOCH_CHECKPOINT_RE", "HISTORY",
+    "checkpoint_dir", "last_checkpoint",
     "epoch_checkpoint", "history_file", "repo_relative",
 ]
 
@@ -33,7 +34,7 @@ UTKFACE_MANIFEST: Path = PROTOCOL_DIR / "utkface_val_128.csv"
 CELEBA_MANIFEST: Path = PROTOCOL_DIR / "celeba_hq_sample_128.csv"
 #: The committed weights (``facelib.pretrained``; ``FACELIB_WEIGHTS`` overrides it there).
 WEIGHTS_DIR: Path = REPO_ROOT / "weights"
-#: The committed training recipes (``facelib.recipes``), one JSON file per trained model.
+#: The committed training recipes (``facelib.recipe``), one JSON file per trained model.
 RECIPES_DIR: Path = REPO_ROOT / "recipes"
 #: Run folders of the experiments (not committed).
 RUNS_DIR: Path = REPO_ROOT / "runs"
@@ -43,6 +44,9 @@ RESULTS_DIR: Path = REPO_ROOT / "results"
 #: A run folder's checkpoint subfolder, and the resumable checkpoint in it.
 CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
+#: An epoch checkpoint's file name (``epoch_6.pt``), and the same as a regular expression (group 1: the epoch).
+EPOCH_CHECKPOINT = "epoch_{}.pt"
+EPOCH_CHECKPOINT_RE = r"epoch_(\d+)\.pt"
 #: A run folder's per-epoch table, without its suffix (``history.json`` and ``history.csv``).
 HISTORY = "history"
 
@@ -59,7 +63,7 @@ def last_checkpoint(out_dir: str | os.PathLike) -> Path:
 
 def epoch_checkpoint(out_dir: str | os.PathLike, epoch: int) -> Path:
     """``out_dir/checkpoints/epoch_K.pt`` (kept with ``save_epoch_checkpoints``)."""
-    return checkpoint_dir(out_dir) / f"epoch_{int(epoch)}.pt"
+    return checkpoint_dir(out_dir) / EPOCH_CHECKPOINT.format(int(epoch))
 
 
 def history_file(out_dir: str | os.PathLike, suffix: str = "json") -> Path:

@@ -128,10 +128,6 @@ def budget(repo: Path = ROOT, reserve_mib: float = 4.0, carry_mib: float = Devic
             "pack_max": limit - sizes["tracked"] - sizes["untracked"] - reserve}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_blobs(path: Path, blobs: Sequence[bytes]) -> list[int]:
     path.write_bytes(b"".join(blobs))
     return [len(b) for b in blobs]
@@ -201,6 +197,7 @@ def build(out: Path, utkface: Path, masks: Path, celeba: Path | None, *, size: i
     Raises ValueError when the pack cannot fit the budget.
     """
     from facelib.data import UTKFace, load_image
+    from facelib.download import sha256_of
     from facelib.mask_io import read_mask_array
     from facelib.protocol import build_manifest, manifest_text
 
@@ -214,7 +211,7 @@ def build(out: Path, utkface: Path, masks: Path, celeba: Path | None, *, size: i
     index: dict[str, Any] = {}
 
     def record(path: Path, what: str) -> None:
-        files[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path), "what": what}
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_of(path), "what": what}
 
     # --- wheels first: they take a fixed share of the budget
     wheel_paths = fetch_wheels(wheel_dir) if wheels else []
@@ -368,10 +365,12 @@ def _run(fn, jobs: list, workers: int) -> None:
 def unpack(pack_dir: Path, dest: Path, workers: int = 1, log=print) -> dict[str, Path]:
     """Write the pack as folders: ``utkface/`` (train + val, UTKFace names), ``masks/`` (00000.png ...),
     ``celeba/`` and ``celeba_hq_sample.csv``. Checks every file's sha256 first. Returns the paths."""
+    from facelib.download import sha256_of
+
     t0 = time.perf_counter()
     pack = load_pack(pack_dir)
     for name, entry in pack["files"].items():
-        if _sha256(pack_dir / name) != entry["sha256"]:
+        if sha256_of(pack_dir / name) != entry["sha256"]:
             raise ValueError(f"{pack_dir / name}: sha256 differs from pack.json (truncated or altered): rebuild it")
     with gzip.open(pack_dir / "index.json.gz", "rt", encoding="utf-8") as f:
         index = json.load(f)

@@ -197,7 +197,7 @@ class TrainConfig:
     lr: float = _opt(2e-4, "Adam learning rate of the generator")
     betas: tuple[float, float] = _opt((0.5, 0.999), "Adam betas", nargs=2, parse=float)
     d_lr: float | None = _opt(None, "discriminator learning rate (None = lr)",
-                              parse=lambda s: None if s.lower() == "none" else float(s))
+                              parse=_parse_optional_float)
     max_steps: int | None = _opt(None, "stop after this many optimisation steps in total (None = all epochs)",
                                  parse=_parse_optional_int)
     max_minutes: float | None = _opt(None, "time budget: at the first step boundary past this many wall-clock minutes "

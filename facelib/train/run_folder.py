@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..paths import checkpoint_dir, history_file, last_checkpoint
+from ..paths import EPOCH_CHECKPOINT, EPOCH_CHECKPOINT_RE, LAST_CHECKPOINT, checkpoint_dir, history_file, last_checkpoint
 from ..safe_io import remove_ours
 from .config import TrainConfig
 
@@ -94,13 +94,13 @@ class RunLock:
 
 
 #: The names a run writes in ``out_dir/checkpoints`` (all that ``overwrite`` removes there).
-RUN_CHECKPOINT_FILES: tuple[str, ...] = (r"last\.pt", r"epoch_\d+\.pt")
+RUN_CHECKPOINT_FILES: tuple[str, ...] = (re.escape(LAST_CHECKPOINT), EPOCH_CHECKPOINT_RE)
 
 
 def epoch_checkpoints(out_dir: str | Path) -> list[Path]:
     """``out_dir/checkpoints/epoch_{k}.pt`` files, by epoch."""
-    found = [(int(m.group(1)), p) for p in checkpoint_dir(out_dir).glob("epoch_*.pt")
-             if (m := re.fullmatch(r"epoch_(\d+)\.pt", p.name))]
+    found = [(int(m.group(1)), p) for p in checkpoint_dir(out_dir).glob(EPOCH_CHECKPOINT.format("*"))
+             if (m := re.fullmatch(EPOCH_CHECKPOINT_RE, p.name))]
     return [p for _, p in sorted(found)]
 
 
