@@ -56,11 +56,21 @@ def _int(value: Any) -> int | None:
 def budget(manifest: Mapping[str, Any]) -> Budget:
     """The budget of one weights manifest (``facelib.pretrained`` format: its ``training`` block)."""
     t = manifest.get("training") or {}
-    start = t.get("init_from")
     return Budget(name=str(manifest.get("name", "?")), data=t.get("data") or None,
                   image_size=_int(manifest.get("image_size")), epochs=_int(t.get("epochs")),
-                  steps=_int(t.get("steps")), batch_size=_int(t.get("batch_size")),
-                  start="scratch" if start in (None, "") else str(start))
+                  steps=_int(t.get("steps")), batch_size=_int(t.get("batch_size")), start=_start(t))
+
+
+def _start(training: Mapping[str, Any]) -> str:
+    """Where the weights began. An export of a run continued from committed weights (``facelib.export``'s
+    ``start`` block) names those weights by their budget and sha256: two such runs have the same start only when
+    they began from the very same file, and "generator" never reads as the 10-epoch weights that now bear that name."""
+    start = training.get("start")
+    if isinstance(start, Mapping) and start.get("from") == "weights":
+        sha = ",".join(str(s)[:12] for s in start.get("sha256") or []) or "sha256 unknown"
+        return (f"{start.get('weights')} after {start.get('epochs', '?')} epochs (sha256 {sha}), fresh optimiser")
+    init_from = training.get("init_from")
+    return "scratch" if init_from in (None, "") else str(init_from)
 
 
 def budget_at_epoch(manifest: Mapping[str, Any], epoch: int) -> Budget:

@@ -54,10 +54,13 @@ def checkpoint_to_weights(checkpoint: str | os.PathLike, name: str, out_dir: str
     start = start_of(config["init_from"], init_weights_dir)
     prior = start.get("training", {})
     # A run that started from committed weights continues their schedule: its budget and its per-epoch table
-    # count the earlier epochs too (their rows first, this run's renumbered after them).
-    offset = int(prior.get("epochs", 0))
+    # count the earlier epochs and steps too (their rows first, this run's renumbered after them, so an epoch's
+    # global_step is the steps behind the weights at its end, as in a run that never stopped).
+    offset, step_offset = int(prior.get("epochs", 0)), int(prior.get("steps", 0))
     history = ([{**row, "run": start["weights"]} for row in prior.get("history", [])]
-               + [{**row, "epoch": int(row["epoch"]) + offset} for row in history])
+               + [{**row, "epoch": int(row["epoch"]) + offset}
+                  | ({"global_step": int(row["global_step"]) + step_offset} if "global_step" in row else {})
+                  for row in history])
     images = own_steps * config["batch_size"] + int(prior.get("images_seen", 0))
     training: dict[str, Any] = {
         "preset_config": config,

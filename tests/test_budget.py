@@ -62,3 +62,22 @@ def test_missing_line_names_each_model_and_its_command():
 def test_a_start_that_names_no_epoch_of_the_other_is_kept(init_from):
     b = budget(_manifest("gan", 4, 5424, init_from=init_from))
     assert b.start == (init_from or "scratch") and not same_budget(_manifest("gan", 4, 5424, init_from), GEN6)
+
+
+def _exported_continuation(name: str, sha: str) -> dict:
+    """A manifest as ``facelib.export`` writes it for a run continued from committed 6-epoch weights."""
+    m = _manifest(name, 10, 13560, init_from="generator")
+    m["training"]["start"] = {"from": "weights", "weights": "generator", "sha256": [sha, "15441732032bea80"],
+                              "epochs": 6, "steps": 8136}
+    return m
+
+
+def test_an_exported_continuation_names_its_start_by_file_not_by_name():
+    gen10, gan = _exported_continuation("generator", "338a97a042d51e72"), _exported_continuation("gan", "338a97a042d51e72")
+    assert budget(gan).start == "generator after 6 epochs (sha256 338a97a042d5,15441732032b), fresh optimiser"
+    assert same_budget(gan, gen10)  # the same file, the same steps since: the GAN ablation's two arms
+    assert not same_budget(gan, _exported_continuation("gan", "000000000000aaaa"))  # another "generator" file
+    # a 10-epoch model from scratch has the same epochs and steps but not the same start (an optimiser restart)
+    assert budget_differences(gen10, CE10) == [
+        "start generator after 6 epochs (sha256 338a97a042d5,15441732032b), fresh optimiser vs scratch"]
+    assert "starting from generator after 6 epochs" in budget_line(gen10)

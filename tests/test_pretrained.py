@@ -254,21 +254,26 @@ def test_a_continued_run_states_its_whole_budget_and_start(tiny_run, tmp_path, m
     monkeypatch.setenv("FACELIB_WEIGHTS", str(base_dir))
     out = tmp_path / "cont"
     cfg = TrainConfig.preset("generator", data="synthetic", n_synthetic=8, image_size=32, batch_size=2,
-                             max_steps=3, widths=(8, 16, 32), num_residual=1, vgg_weights=None,
-                             max_val_images=2, out_dir=str(out), init_from="base")
+                             epochs=1, widths=(8, 16, 32), num_residual=1, vgg_weights=None,
+                             max_val_images=2, out_dir=str(out), init_from="base")  # one whole epoch: a history row
     train(cfg, progress=False, figures=False)
     checkpoint_to_weights(out / "checkpoints" / "last.pt", "cont", tmp_path / "w2")
     t = load_manifest("cont", tmp_path / "w2")["training"]
     assert t["start"]["from"] == "weights" and t["start"]["weights"] == "base"
     assert t["start"]["sha256"] == [f["sha256"] for f in base["files"]]
     assert t["start"]["steps"] == base["training"]["steps"] and "fresh" in t["start"]["optimiser"]
-    assert t["this_run"]["steps"] == 3 and t["steps"] == base["training"]["steps"] + 3
-    assert t["images_seen"] == base["training"]["images_seen"] + 3 * 2
+    own = t["this_run"]["steps"]
+    assert own >= 1 and t["this_run"]["epochs"] == 1 and t["steps"] == base["training"]["steps"] + own
+    assert t["images_seen"] == base["training"]["images_seen"] + own * 2
     assert t["epochs"] == base["training"]["epochs"] + t["this_run"]["epochs"]
     n_base = len(base["training"]["history"])
     assert [r.get("run") for r in t["history"][:n_base]] == ["base"] * n_base
     assert [r["epoch"] for r in t["history"][n_base:]] == [base["training"]["epochs"] + r
                                                             for r in range(1, len(t["history"]) - n_base + 1)]
+    # global_step counts the steps behind the weights, as in a run that never stopped
+    assert t["history"][-1]["global_step"] == t["steps"]
+    steps = [r["global_step"] for r in t["history"]]
+    assert steps == sorted(steps) and steps[n_base] > base["training"]["steps"]
 
 
 def test_committed_weights_describe_themselves():
