@@ -179,3 +179,16 @@ def test_shared_face_features_give_the_same_perceptual_distance():
     direct = _score(pred, image, mask, vgg)["perceptual"]
     shared = _score(pred, image, mask, vgg, vgg(image))["perceptual"]
     assert torch.allclose(direct, shared, rtol=1e-5) and bool((direct > 0).all())
+
+
+def test_kid_sentence_calls_a_difference_clear_only_beyond_both_spreads():
+    from facelib.evaluate import kid_sentence
+
+    gan, gen = {"mean": 0.0021, "std": 0.0030, "n": 100}, {"mean": 0.0027, "std": 0.0028, "n": 100}
+    assert kid_sentence("gan", gan, "generator", gen, "center 25%") == (
+        "center 25%: KID gan 0.0021 +- 0.0030, generator 0.0027 +- 0.0028 (n=100, 100): gan lower by 0.0006, "
+        "within the two spreads (this sample does not separate them)")
+    far = {"mean": 0.0723, "std": 0.0079, "n": 100}
+    assert kid_sentence("OpenCV ns", far, "generator", gen, "c").endswith(
+        "generator lower by 0.0696, more than the two spreads together")
+    assert kid_sentence("a", gen, "b", dict(gen), "c").endswith(": a tie")

@@ -15,8 +15,8 @@ from ..protocol import group_order
 from ..identity import identity_markdown
 from ..realism import REALISM_METRICS, realism_markdown
 
-__all__ = ["CASE_FIELDS", "CENTER_METRICS", "MANIFEST_METRICS", "TABLE_METRICS", "manifest_results", "markdown_report",
-           "results_key", "summary_rows", "write_results"]
+__all__ = ["CASE_FIELDS", "CENTER_METRICS", "MANIFEST_METRICS", "TABLE_METRICS", "compare_sentence", "kid_sentence",
+           "manifest_results", "markdown_report", "results_key", "summary_rows", "write_results"]
 
 #: Metrics of the main Markdown tables: (record key, title).
 TABLE_METRICS: tuple[tuple[str, str], ...] = (
@@ -139,6 +139,23 @@ def compare_sentence(a: str, a_stats: Mapping[str, float], b: str, b_stats: Mapp
     verdict = ("the 95% intervals overlap: this test set does not separate them" if overlap
                else "the 95% intervals do not overlap")
     return f"{where}: {lead} is ahead of {trail} by {abs(diff):.2f} {unit} ({verdict})"
+
+
+def kid_sentence(a: str, a_stats: Mapping[str, float], b: str, b_stats: Mapping[str, float], where: str) -> str:
+    """One sentence comparing two KIDs (``mean``, ``std`` over random subsets, ``n`` sampled cases; lower is more
+    realistic), e.g. "center 25%: KID gan 0.0021 +- 0.0030, generator 0.0027 +- 0.0028 (n=100, 100): gan lower by
+    0.0006, within the two spreads (this sample does not separate them)". KID has no bootstrap interval, so the
+    difference counts as clear only when it exceeds both standard deviations added together."""
+    num = lambda s: f"{s['mean']:.4f} +- {s['std']:.4f}"
+    head = f"{where}: KID {a} {num(a_stats)}, {b} {num(b_stats)} (n={int(a_stats['n'])}, {int(b_stats['n'])})"
+    diff = a_stats["mean"] - b_stats["mean"]
+    if diff == 0:
+        return f"{head}: a tie"
+    lower = a if diff < 0 else b
+    clear = abs(diff) > a_stats["std"] + b_stats["std"]
+    verdict = ("more than the two spreads together" if clear else
+               "within the two spreads (this sample does not separate them)")
+    return f"{head}: {lower} lower by {abs(diff):.4f}, {verdict}"
 
 
 def results_key(manifest: str | os.PathLike, size: int) -> str:
