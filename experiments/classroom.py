@@ -104,15 +104,35 @@ def pilot_evaluate(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS / "protoco
     return out
 
 
+def pilot_finals(runs: Path = PILOT_RUNS) -> dict[str, dict]:
+    """The last history row of every pilot arm that ran, by adversarial weight."""
+    paths = {w: history_file(runs / pilot_arm(w)) for w in PILOT_WEIGHTS}
+    return {w: json.loads(p.read_text(encoding="utf-8"))["history"][-1] for w, p in paths.items() if p.is_file()}
+
+
+def pilot_record(runs: Path = PILOT_RUNS) -> dict:
+    """The GAN pilot as the ``gan`` manifest records it (issue 21: "record the pilot in the manifest"): its flags,
+    every arm's final validation losses and D balance, the rule and the choice, and the report's path."""
+    keys = ("global_step", "val_pixel", "val_perceptual", "train_d_loss", "train_d_real_acc", "train_d_fake_acc")
+    finals = pilot_finals(runs)
+    return {"report": repo_relative(PILOT_RESULTS / "pilot.md"), "start": "the committed 6-epoch generator weights",
+            "flags": " ".join(PILOT_FLAGS), "command": "python experiments/classroom.py pilot",
+            "arms": {w: {k: finals[w].get(k) for k in keys} if w in finals else "not run" for w in PILOT_WEIGHTS},
+            "choice": pilot_choice(finals)}
+
+
+#: Recipes whose setting a pilot chose, and that pilot's record (written into the exported manifest).
+PILOTS = {"gan": pilot_record}
+
+
 def pilot_report(runs: Path = PILOT_RUNS, out: Path = PILOT_RESULTS) -> Path:
     """``results/gan-pilot/pilot.md``: each arm's validation losses after the pilot's steps, and its D/G balance."""
-    rows, finals = [], {}
+    rows, finals = [], pilot_finals(runs)
     for weight in PILOT_WEIGHTS:
-        path = history_file(runs / pilot_arm(weight))
-        if not path.is_file():
+        if weight not in finals:
             rows.append(f"| {weight} | not run | | | | |")
             continue
-        last = finals[weight] = json.loads(path.read_text(encoding="utf-8"))["history"][-1]
+        last = finals[weight]
         d = last.get("train_d_loss")
         acc = ("-" if d is None else f"{last['train_d_real_acc']:.2f} / {last['train_d_fake_acc']:.2f}")
         rows.append(f"| {weight} | {last['global_step']} | {last['val_pixel']:.4f} | {last['val_perceptual']:.2f} | "
@@ -180,6 +200,8 @@ def export(model: str, epoch: int | None, code_commit: str, device_note: str, ru
     # The planned schedule next to what was exported: the learning rate is constant (no scheduler), so an
     # export after epoch K of the planned N is the same model a run of --epochs K would have written.
     planned = {"planned_epochs": recipe.config["epochs"], "exported_epoch": epoch or "last", "recipe": recipe.path}
+    if model in PILOTS:  # the pilot's runs sit beside the classroom runs (runs/pilot next to runs/classroom)
+        planned["pilot"] = PILOTS[model](runs.parent / PILOT_RUNS.name)
     return checkpoint_to_weights(
         ckpt, recipe.weights, resolve_weights_dir(), command=printable(train_command(model)), description=recipe.about,
         data_note="UTKFace (Zhang et al. 2017), aligned and cropped faces at 64x64",
@@ -242,7 +264,8 @@ def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Pat
 
     have = load_manifest("generator")["training"]["epochs"]
     if have != epoch:
-        sys.exit(f"error: the committed generator has {have} epochs: compare at --epoch {have}")
+        sys.exit(f"error: the committed generator has {have} epochs: compare at --epoch {have}, or restore the "
+                 f"{epoch}-epoch weights first (git log -- weights/generator.json names the commit that has them)")
     ckpt = epoch_checkpoint(runs / MODELS["context_encoder"].run, epoch)
     args = ["--size", str(EVAL_SIZE), "--kinds", "center", "--pretrained", "generator", "--checkpoint",
             f"context_encoder={ckpt}", "--faces", env_dir("FACELIB_UTKFACE"), "--batch-size", "32", "--out", str(out),

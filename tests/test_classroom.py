@@ -100,3 +100,23 @@ def test_a_misspelt_recipe_field_is_one_line_naming_the_file(tmp_path):
         load_recipe("odd", tmp_path)
     with pytest.raises(FileNotFoundError, match="the recipes are: bad, base, good, odd"):
         load_recipe("missing", tmp_path)
+
+
+def test_the_gan_export_records_its_pilot(classroom, tmp_path):
+    """Issue 21: the GAN's adversarial weight was picked by a pilot, and its manifest records it: every arm's final
+    validation losses, the rule and the choice (here from fake arms: the control and two weights)."""
+    import json
+
+    def arm(weight: str, pixel: float, perceptual: float) -> None:
+        folder = tmp_path / "pilot" / classroom.pilot_arm(weight)
+        folder.mkdir(parents=True)
+        row = {"global_step": 150, "val_pixel": pixel, "val_perceptual": perceptual}
+        (folder / "history.json").write_text(json.dumps({"history": [row]}), encoding="utf-8")
+
+    arm("0", 0.1288, 42.19)
+    arm("0.01", 0.1280, 40.96)
+    arm("0.03", 0.1400, 39.00)  # the best perceptual, but its pixel loss is over 1% above the control's
+    record = classroom.PILOTS["gan"](tmp_path / "pilot")
+    assert record["arms"]["0.01"]["val_perceptual"] == 40.96 and record["arms"]["0.003"] == "not run"
+    assert "adversarial weight 0.01 (val perceptual 40.96 vs the control's 42.19)" in record["choice"]
+    assert record["report"] == "results/gan-pilot/pilot.md" and "--max-steps 150" in record["flags"]
