@@ -192,3 +192,4 @@ def test_kid_sentence_calls_a_difference_clear_only_beyond_both_spreads():
     assert kid_sentence("OpenCV ns", far, "generator", gen, "c").endswith(
         "generator lower by 0.0696, more than the two spreads together")
     assert kid_sentence("a", gen, "b", dict(gen), "c").endswith(": a tie")
+    assert "a lower by 2.0e-05, within" in kid_sentence("a", {**gen, "mean": 0.00268}, "b", gen, "c")

@@ -155,7 +155,9 @@ def kid_sentence(a: str, a_stats: Mapping[str, float], b: str, b_stats: Mapping[
     clear = abs(diff) > a_stats["std"] + b_stats["std"]
     verdict = ("more than the two spreads together" if clear else
                "within the two spreads (this sample does not separate them)")
-    return f"{head}: {lower} lower by {abs(diff):.4f}, {verdict}"
+    # below the printed precision, the difference in scientific notation (not "lower by 0.0000")
+    by = f"{abs(diff):.4f}" if abs(diff) >= 5e-5 else f"{abs(diff):.1e}"
+    return f"{head}: {lower} lower by {by}, {verdict}"
 
 
 def results_key(manifest: str | os.PathLike, size: int) -> str:
