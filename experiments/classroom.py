@@ -5,6 +5,7 @@
     python experiments/classroom.py export generator --epoch 6 --code-commit SHA   # -> weights/generator.*
     python experiments/classroom.py evaluate              # every weights/ model + OpenCV: 6,000 UTKFace cases
                                                           # and 168 CelebA-HQ sample cases, at 64x64
+    python experiments/classroom.py evaluate --add --models gmcnn   # a new model alone, added to those tables
     python experiments/classroom.py report                # manifests' results, summary.md, figures/classroom_*
 
 The recipe of every classroom model: all 21,708 UTKFace training faces (the committed split) at 64x64, batch
@@ -210,15 +211,17 @@ def export(model: str, epoch: int | None, code_commit: str, device_note: str, ru
         init_weights_dir=init_weights_dir)
 
 
-def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = None) -> None:
+def evaluate(names: list[str], results: Path = RESULTS, per_bin: int | None = None, add: bool = False) -> None:
     """Every named weights model and both OpenCV baselines on the whole UTKFace protocol and the CelebA sample
-    (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all)."""
+    (``per_bin``: only the first N cases of every group, for a preview; the README's table uses all).
+    ``add``: score only ``names`` and add their rows to the tables already in ``results`` (a newly trained
+    model; ``facelib.evaluate --add`` checks that the cases and settings are those of that run)."""
     from facelib.evaluate import main as evaluate_main
 
     # --record: facelib.evaluate stores each model's numbers in its weights manifest (the one results layout);
     # --overwrite: this stage regenerates the committed tables.
-    base = ["--size", str(EVAL_SIZE), "--baseline", *BASELINES, "--pretrained", *names, "--batch-size", "32",
-            "--record", "--overwrite"]
+    scope = ["--add"] if add else ["--baseline", *BASELINES, "--overwrite"]
+    base = ["--size", str(EVAL_SIZE), *scope, "--pretrained", *names, "--batch-size", "32", "--record"]
     subset = ["--per-bin", str(per_bin)] if per_bin else []
     runs = [(results, ["--faces", env_dir("FACELIB_UTKFACE"), *subset]),
             (celeba_dir(results), ["--faces", env_dir("FACELIB_CELEBA_HQ"), "--manifest", str(CELEBA_MANIFEST)])]
@@ -389,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("evaluate")
     ev.add_argument("--models", nargs="+", default=None, help="weights names (default: all classroom weights)")
     ev.add_argument("--per-bin", type=int, default=None, help="first N cases per group only (a preview)")
+    ev.add_argument("--add", action="store_true", help="score only --models and add them to the committed tables "
+                    "(same cases and settings, checked): a newly trained model in the time of one method")
     eq = sub.add_parser("equal-epochs", help="context_encoder epoch_K.pt vs the committed K-epoch generator, centre")
     eq.add_argument("--epoch", type=int, required=True, help="K: the committed generator's epochs")
     eq.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
@@ -426,10 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "evaluate":
         from facelib.pretrained import available_weights
 
+        if args.add and not args.models:
+            sys.exit("evaluate --add: name the new models, e.g. --models gmcnn")
         names = args.models or [n for n in WEIGHTS if n in available_weights()]
         if not names:
             sys.exit("no classroom weights in weights/: export a trained model first (see --help)")
-        evaluate(names, args.results, args.per_bin)
+        evaluate(names, args.results, args.per_bin, add=args.add)
     else:
         print(report(args.results, args.figures).read_text(encoding="utf-8"))
     return 0

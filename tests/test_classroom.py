@@ -120,3 +120,22 @@ def test_the_gan_export_records_its_pilot(classroom, tmp_path):
     assert record["arms"]["0.01"]["val_perceptual"] == 40.96 and record["arms"]["0.003"] == "not run"
     assert "adversarial weight 0.01 (val perceptual 40.96 vs the control's 42.19)" in record["choice"]
     assert record["report"] == "results/gan-pilot/pilot.md" and "--max-steps 150" in record["flags"]
+
+
+def test_evaluate_add_scores_only_the_new_model_into_the_same_tables(classroom, tmp_path, monkeypatch):
+    """``evaluate --add``: the new model alone, no OpenCV rerun, no --overwrite, into both committed folders."""
+    import facelib.evaluate
+
+    calls = []
+    monkeypatch.setattr(facelib.evaluate, "main", lambda argv: calls.append(list(argv)) or 0)
+    for name in ("FACELIB_UTKFACE", "FACELIB_MASKS", "FACELIB_CELEBA_HQ"):
+        monkeypatch.setenv(name, str(tmp_path))
+    classroom.evaluate(["gmcnn"], tmp_path / "classroom-64", add=True)
+    assert [argv[argv.index("--out") + 1] for argv in calls] == [str(tmp_path / "classroom-64"),
+                                                                   str(tmp_path / "classroom-64-celeba")]
+    for argv in calls:
+        assert "--add" in argv and "--baseline" not in argv and "--overwrite" not in argv
+        assert argv[argv.index("--pretrained") + 1:argv.index("--pretrained") + 2] == ["gmcnn"]
+    calls.clear()
+    classroom.evaluate(["gmcnn"], tmp_path / "classroom-64")
+    assert all("--baseline" in argv and "--overwrite" in argv and "--add" not in argv for argv in calls)

