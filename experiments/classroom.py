@@ -284,6 +284,58 @@ def equal_epochs(epoch: int, runs: Path = RUNS, out: Path = EQUAL_EPOCHS) -> Pat
     return out
 
 
+#: The commit whose weights/generator.* are the flagship after 6 epochs from scratch (sha256 338a97a042d5...), scored
+#: on the whole protocol there: the equal-budget control of every model trained 6 epochs from scratch.
+CONTROL_COMMIT = "d0f6506"
+
+
+def _git_show(commit: str, path: Path) -> str:
+    spec = f"{commit}:{repo_relative(path)}"
+    done = subprocess.run(["git", "-C", str(REPO_ROOT), "show", spec], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: git show {spec} failed ({done.stderr.strip() or 'no output'}): this needs the repository's "
+                 "history (a clone, not an archive)")
+    return done.stdout
+
+
+def control(commit: str = CONTROL_COMMIT, results: Path = RESULTS, out: Path | None = None) -> Path:
+    """Keep the flagship of ``commit`` (its weights manifest, with the protocol numbers recorded there) as the
+    equal-budget control ``results/controls/generator-<K>-epochs.json``, after checking that its numbers join the
+    current tables: the same scoring settings (``facelib.evaluate.adding``) and, as the proof that scoring has
+    not changed since, the same OpenCV rows to the last digit in both protocol folders (OpenCV has no weights)."""
+    from facelib.budget import control_path
+    from facelib.checkpoint import atomic_write_json
+    from facelib.evaluate.adding import SAME_SETTINGS, header_lines
+
+    full = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                          capture_output=True, text=True).stdout.strip() or commit
+    manifest = json.loads(_git_show(full, REPO_ROOT / "weights" / "generator.json"))
+    checks = []
+    for folder in (results, celeba_dir(results)):
+        then_md, now_md = _git_show(full, folder / "results.md"), (folder / "results.md").read_text(encoding="utf-8")
+        then, now = (header_lines(line[2:] for line in md.split("\n## ", 1)[0].splitlines() if line.startswith("- "))
+                     for md in (then_md, now_md))
+        differ = [k for k in SAME_SETTINGS if then.get(k) != now.get(k)]
+        opencv = lambda text: [line for line in text.splitlines() if line.startswith("OpenCV")]
+        rows_then, rows_now = opencv(_git_show(full, folder / "results.csv")), opencv(
+            (folder / "results.csv").read_text(encoding="utf-8"))
+        if differ or not rows_now or rows_then != rows_now:
+            sys.exit(f"error: {repo_relative(folder)} at {commit} does not join today's tables ("
+                     f"{'settings differ: ' + ', '.join(differ) if differ else 'the OpenCV rows differ'}): score "
+                     "the control again instead (python -m facelib.evaluate --add --checkpoint ...)")
+        checks.append(f"{repo_relative(folder)}: settings ({', '.join(SAME_SETTINGS)}) and all {len(rows_now)} OpenCV "
+                      f"rows of results.csv equal at {full[:7]} and today")
+    epochs = manifest["training"]["epochs"]
+    manifest["control"] = {
+        "about": f"the flagship after {epochs} epochs from scratch, kept as the equal-budget control of models "
+                 f"trained {epochs} epochs from scratch; weights/generator.* now hold a longer-trained flagship",
+        "commit": full, "weights": f"git show {full[:7]}:weights/<file> for the files listed under 'files'",
+        "results": f"recorded at {full[:7]} by python experiments/classroom.py evaluate (the same protocol run)",
+        "checked": checks, "command": printable(["python", "experiments/classroom.py", "control", "--commit", commit]),
+    }
+    return atomic_write_json(manifest, control_path("generator", epochs, out))
+
+
 def centre_check(equal: dict, epochs: int) -> str:
     """The flagship against the Context Encoder on the centre square, both after ``epochs`` epochs on the same
     faces from scratch: the difference and whether the 95% intervals separate them."""
@@ -346,6 +398,23 @@ def centre_section(folder: Path = EQUAL_EPOCHS) -> str:
     return "\n".join([centre_check(read_results(folder / "results.csv"), epochs), *(f"- {h}" for h in header)])
 
 
+def control_section(epochs: int = 6) -> str:
+    """Every committed classroom model with the budget of the flagship's first ``epochs`` epochs (the control of
+    ``control``), group by group: hole-PSNR verdict and KID comparison (``facelib.budget.verdict_lines``)."""
+    from facelib.budget import budget_line, load_control, same_budget, verdict_lines
+    from facelib.pretrained import available_weights
+
+    reference = load_control("generator", epochs)
+    if reference is None:
+        return "no control: run python experiments/classroom.py control"
+    peers = {n: m for n, m in available_weights().items() if n in WEIGHTS and same_budget(m, reference)}
+    lines = [f"- control: {budget_line(reference)} (weights of {reference['control']['commit'][:7]})"]
+    for name, manifest in peers.items():
+        lines += [f"- {budget_line(manifest)}", "", "```", *verdict_lines(name, manifest, f"generator ({epochs} epochs)", reference),
+                  "```", ""]
+    return "\n".join(lines) if peers else lines[0] + f"\n\nno committed model has this budget yet"
+
+
 def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -> Path:
     """Write ``results/summary.md`` and the figures (each model's numbers went into its weights manifest when
     ``evaluate`` ran: ``python -m facelib.evaluate --record``)."""
@@ -355,7 +424,7 @@ def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -
     utk, celeba = read_results(results), read_results(celeba_dir(results))
     header = [line[2:] for line in (results / "results.md").read_text(encoding="utf-8").splitlines()
               if line.startswith(("- data:", "- cases scored", "- evaluation size", "- weights:", "- device:",
-                                  "- date:", "- command:"))]
+                                  "- date:", "- command:", "- added by a later run"))]
     celeba_groups = (("irregular", "all"), ("center", "25%"), ("freeform", "all"))
     text = "\n\n".join([
         "# Classroom models at 64x64: the whole protocol", "\n".join(f"- {h}" for h in header),
@@ -368,6 +437,8 @@ def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -
         "## The flagship against the goals", "\n".join(goal_check(utk)) if ("generator", "center", "25%",
                                                                             "hole_psnr") in utk else "no generator",
         "## The Context Encoder at equal epochs (the 2,000 centre cases)", centre_section(),
+        "## At equal budget with the flagship's first 6 epochs (results/controls/generator-6-epochs.json)",
+        control_section(),
         "## Cross-dataset: the 56 CelebA-HQ sample faces (hole PSNR)", results_table(celeba, "hole_psnr", celeba_groups),
     ])
     names = [n for n in WEIGHTS if n in available_weights()]
@@ -397,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     eq = sub.add_parser("equal-epochs", help="context_encoder epoch_K.pt vs the committed K-epoch generator, centre")
     eq.add_argument("--epoch", type=int, required=True, help="K: the committed generator's epochs")
     eq.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
+    co = sub.add_parser("control", help="keep the flagship of an earlier commit as an equal-budget control")
+    co.add_argument("--commit", default=CONTROL_COMMIT, help="the commit whose weights/generator.* it is "
+                    "(default: %(default)s, the flagship after 6 epochs)")
     sub.add_parser("pilot", help="print the GAN pilot's commands (one per adversarial weight)")
     sub.add_parser("pilot-evaluate", help="the pilot's arms on a protocol subset, with KID/FID")
     sub.add_parser("pilot-report", help="results/gan-pilot/pilot.md from the pilot's runs")
@@ -426,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {pilot_evaluate(args.runs)}")
     elif args.stage == "pilot-report":
         print(pilot_report(args.runs).read_text(encoding="utf-8"))
+    elif args.stage == "control":
+        print(f"wrote {control(args.commit)}")
     elif args.stage == "equal-epochs":
         print(f"wrote {equal_epochs(args.epoch, args.runs)}")
     elif args.stage == "evaluate":

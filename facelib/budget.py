@@ -8,17 +8,23 @@ manifest's ``training`` block (``facelib.pretrained.load_manifest``), so a noteb
     budget_line(manifest)                     # "generator: 6 epochs, 8,136 steps of 16 faces (130,176 faces seen)..."
     same_budget(manifest_a, manifest_b)       # True only when every part is known and equal
     budget_verdict("gan", a, stats_a, "generator", b, stats_b, "center 25%")   # a verdict, or both budgets
+    verdict_lines("gmcnn", a, "generator", load_control("generator", 6))  # every group, PSNR and KID
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .paths import RESULTS_DIR
+
 __all__ = ["Budget", "budget", "budget_at_epoch", "budget_line", "same_budget", "budget_differences",
-           "budget_verdict", "TRAIN_COMMAND", "missing_line"]
+           "budget_verdict", "TRAIN_COMMAND", "missing_line", "CONTROLS_DIR", "control_path", "load_control",
+           "verdict_lines"]
 
 _EPOCH = re.compile(r"epoch[ _-]?(\d+)", re.I)
 
@@ -155,3 +161,46 @@ def missing_line(names: Sequence[str], found: Collection[str], folder: str | os.
         return ""
     return (f"not in {folder}: {', '.join(missing)}. Train each with: "
             + "; ".join(TRAIN_COMMAND.format(name=n) for n in missing))
+
+
+# ============================================================================ controls and verdict lines
+#: Equal-budget controls: the manifest (with its protocol numbers) of a committed model that a longer-trained
+#: version later replaced in weights/, kept so that models trained as long as it was still get a verdict.
+#: ``experiments/classroom.py control`` writes them from git history, after checking that the protocol still
+#: scores as it did then.
+CONTROLS_DIR = RESULTS_DIR / "controls"
+
+
+def control_path(name: str, epochs: int, folder: str | os.PathLike | None = None) -> Path:
+    """``results/controls/<name>-<epochs>-epochs.json``: where the control ``name`` after ``epochs`` epochs lives."""
+    return Path(folder or CONTROLS_DIR) / f"{name}-{int(epochs)}-epochs.json"
+
+
+def load_control(name: str, epochs: int, folder: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The control's manifest (``training`` and ``results`` as in a weights manifest, plus ``control``: where its
+    weights and numbers come from), or None when there is none."""
+    path = control_path(name, epochs, folder)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def verdict_lines(name_a: str, manifest_a: Mapping[str, Any], name_b: str, manifest_b: Mapping[str, Any],
+                  size: int | None = None) -> list[str]:
+    """For every hole group both models were scored on (their manifests' protocol results at ``size``): the
+    hole-PSNR line of :func:`budget_verdict`, then, at equal budget, the KID comparison
+    (:func:`facelib.evaluate.kid_sentence`), indented. ``[]`` when the two share no scored group."""
+    from .evaluate import kid_sentence
+    from .pretrained import protocol_results
+    from .report import headline
+
+    runs = {n: protocol_results(m, size=size) for n, m in ((name_a, manifest_a), (name_b, manifest_b))}
+    psnr = {n: headline(r) if r else {} for n, r in runs.items()}
+    kid = {n: headline(r, "kid") if r else {} for n, r in runs.items()}
+    fair = same_budget(manifest_a, manifest_b)
+    lines = []
+    for group in (g for g in psnr[name_a] if g in psnr[name_b]):
+        lines.append(budget_verdict(name_a, manifest_a, psnr[name_a][group], name_b, manifest_b,
+                                    psnr[name_b][group], group))
+        k_a, k_b = kid[name_a].get(group), kid[name_b].get(group)
+        if fair and k_a and k_b:
+            lines.append("   " + kid_sentence(name_a, k_a, name_b, k_b, group))
+    return lines

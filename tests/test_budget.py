@@ -81,3 +81,19 @@ def test_an_exported_continuation_names_its_start_by_file_not_by_name():
     assert budget_differences(gen10, CE10) == [
         "start generator after 6 epochs (sha256 338a97a042d5,15441732032b), fresh optimiser vs scratch"]
     assert "starting from generator after 6 epochs" in budget_line(gen10)
+
+
+def test_verdict_lines_give_psnr_and_kid_only_at_equal_budget():
+    """The committed gan and generator share a budget (PSNR verdicts, then KID lines); the Context Encoder (10
+    epochs) and the 6-epoch control do not (both numbers, no verdict, no KID line)."""
+    from facelib.budget import load_control, verdict_lines
+    from facelib.pretrained import load_manifest
+
+    fair = verdict_lines("gan", load_manifest("gan"), "generator", load_manifest("generator"))
+    assert len(fair) == 16 and all(line.endswith("at equal budget") for line in fair[::2])
+    assert all(line.startswith("   ") and "KID gan" in line for line in fair[1::2])
+    control = load_control("generator", 6)
+    unequal = verdict_lines("context_encoder", load_manifest("context_encoder"), "generator", control)
+    assert unequal == ["center 25%: context_encoder 22.60 dB [22.49, 22.71], generator 21.12 dB [21.02, 21.23]; "
+                       "no verdict, the budgets differ (epochs 10 vs 6; steps 13,560 vs 8,136)"]
+    assert load_control("generator", 7) is None

@@ -139,3 +139,21 @@ def test_evaluate_add_scores_only_the_new_model_into_the_same_tables(classroom, 
     calls.clear()
     classroom.evaluate(["gmcnn"], tmp_path / "classroom-64")
     assert all("--baseline" in argv and "--overwrite" in argv and "--add" not in argv for argv in calls)
+
+
+def test_committed_control_is_what_the_control_stage_writes_from_history(classroom, tmp_path):
+    """results/controls/generator-6-epochs.json: the 6-epoch flagship's manifest from git history, written only
+    after its protocol run is checked to join today's tables (same settings, the same OpenCV rows)."""
+    import json
+    import subprocess
+
+    from facelib.budget import load_control
+
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{classroom.CONTROL_COMMIT}^{{commit}}"],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"needs the repository's history (commit {classroom.CONTROL_COMMIT})")
+    fresh = json.loads(classroom.control(out=tmp_path).read_text())
+    committed = load_control("generator", 6)
+    assert committed == fresh
+    assert committed["training"]["epochs"] == 6 and committed["results"]["utkface_val_64"]["cases"] == 6000
+    assert all("OpenCV rows of results.csv equal" in line for line in committed["control"]["checked"])
