@@ -487,7 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "command":
         print(printable(train_command(args.model)))
     elif args.stage == "train":
-        return subprocess.call(train_command(args.model), cwd=ROOT)
+        # exec, not a child process: the run is this very process, so a SIGTERM sent to it (or Ctrl-C) reaches the
+        # trainer, which saves its checkpoint and stops; a child would train on, orphaned, after its parent died.
+        command = train_command(args.model)
+        os.chdir(ROOT)
+        os.execv(command[0], command)
     elif args.stage == "export":
         try:
             path = export(args.model, args.epoch, args.code_commit, args.device_note, args.runs, args.init_weights_dir)

@@ -157,3 +157,19 @@ def test_committed_control_is_what_the_control_stage_writes_from_history(classro
     assert committed == fresh
     assert committed["training"]["epochs"] == 6 and committed["results"]["utkface_val_64"]["cases"] == 6000
     assert all("OpenCV rows of results.csv equal" in line for line in committed["control"]["checked"])
+
+
+def test_train_stage_becomes_the_training_process(classroom, tmp_path, monkeypatch):
+    """``classroom.py train NAME`` replaces itself with the trainer (os.execv): a SIGTERM sent to the PID that was
+    started reaches the trainer, which checkpoints and stops, instead of killing a parent and orphaning the run."""
+    import os
+
+    for name in ("FACELIB_UTKFACE", "FACELIB_MASKS"):
+        monkeypatch.setenv(name, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append((path, list(argv))))
+    monkeypatch.setattr(os, "chdir", lambda path: calls.append(("chdir", path)))
+    classroom.main(["train", "gmcnn"])
+    assert calls[0] == ("chdir", ROOT)
+    path, argv = calls[1]
+    assert path == argv[0] and argv == classroom.train_command("gmcnn") and "--resume" in argv
