@@ -305,7 +305,7 @@ def control(commit: str = CONTROL_COMMIT, results: Path = RESULTS, out: Path | N
     not changed since, the same OpenCV rows to the last digit in both protocol folders (OpenCV has no weights)."""
     from facelib.budget import control_path
     from facelib.checkpoint import atomic_write_json
-    from facelib.evaluate.adding import SAME_SETTINGS, header_lines
+    from facelib.evaluate.adding import SAME_SETTINGS, header_lines, markdown_header
 
     full = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
                           capture_output=True, text=True).stdout.strip() or commit
@@ -313,8 +313,7 @@ def control(commit: str = CONTROL_COMMIT, results: Path = RESULTS, out: Path | N
     checks = []
     for folder in (results, celeba_dir(results)):
         then_md, now_md = _git_show(full, folder / "results.md"), (folder / "results.md").read_text(encoding="utf-8")
-        then, now = (header_lines(line[2:] for line in md.split("\n## ", 1)[0].splitlines() if line.startswith("- "))
-                     for md in (then_md, now_md))
+        then, now = (header_lines(markdown_header(md)) for md in (then_md, now_md))
         differ = [k for k in SAME_SETTINGS if then.get(k) != now.get(k)]
         opencv = lambda text: [line for line in text.splitlines() if line.startswith("OpenCV")]
         rows_then, rows_now = opencv(_git_show(full, folder / "results.csv")), opencv(
@@ -410,9 +409,9 @@ def control_section(epochs: int = 6) -> str:
     peers = {n: m for n, m in available_weights().items() if n in WEIGHTS and same_budget(m, reference)}
     lines = [f"- control: {budget_line(reference)} (weights of {reference['control']['commit'][:7]})"]
     for name, manifest in peers.items():
-        lines += [f"- {budget_line(manifest)}", "", "```", *verdict_lines(name, manifest, f"generator ({epochs} epochs)", reference),
-                  "```", ""]
-    return "\n".join(lines) if peers else lines[0] + f"\n\nno committed model has this budget yet"
+        verdicts = verdict_lines(name, manifest, f"generator ({epochs} epochs)", reference)
+        lines += [f"- {budget_line(manifest)}", "", "```", *verdicts, "```", ""]
+    return "\n".join(lines) if peers else lines[0] + "\n\nno committed model has this budget yet"
 
 
 def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -> Path:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Evaluation", "check_joinable", "check_realism", "header_lines", "merged_header", "read_evaluation"]
+__all__ = ["Evaluation", "check_joinable", "check_realism", "header_lines", "markdown_header", "merged_header",
+           "read_evaluation"]
 
 #: The header lines (``results.md``, by their label) that must read the same in both runs.
 SAME_SETTINGS = ("evaluation size", "cases scored", "perceptual", "scoring")
@@ -71,9 +72,13 @@ def read_evaluation(folder: str | Path) -> Evaluation:
     if missing:
         raise FileNotFoundError(f"--add: {folder} holds no earlier evaluation (missing {', '.join(missing)}): run "
                                 "once without --add first")
-    header = [line[2:] for line in files[0].read_text(encoding="utf-8").split("\n## ", 1)[0].splitlines()
-              if line.startswith("- ")]
+    header = markdown_header(files[0].read_text(encoding="utf-8"))
     return Evaluation(folder, header, _read_csv(files[2]), [_summary_row(r) for r in _read_csv(files[1])])
+
+
+def markdown_header(markdown: str) -> list[str]:
+    """The header lines of a ``results.md`` text: its bullets before the first table section."""
+    return [line[2:] for line in markdown.split("\n## ", 1)[0].splitlines() if line.startswith("- ")]
 
 
 def _case_keys(rows: Iterable[Mapping[str, Any]], kind_key: str) -> set[tuple[str, str, str, str]]:
