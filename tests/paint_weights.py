@@ -1,9 +1,9 @@
 """A weights folder of small, randomly initialised models, as ``facelib.pretrained.export_weights`` writes it.
 
 The paint tests (notebook 10, the browser test) and the notebooks' pretrained-path tests use this folder rather
-than the committed classroom weights: the same manifest and fp16 safetensors format, the four names of notebook
-10 by default (the committed set holds only the models trained so far) and ``gmcnn`` on request (notebook 11),
-models small enough to run in milliseconds.
+than the committed classroom weights: the same manifest and fp16 safetensors format, every name notebook 10 paints
+with by default (``facelib.paint.shipped_models``; the committed set holds only the models trained so far), models
+small enough to run in milliseconds.
 
     python tests/paint_weights.py OUT_DIR [--size 64]
 """
