@@ -375,17 +375,20 @@ def plan_text(code_commit: str, budget: DeviceBudget = DeviceBudget(), pack: Pat
         travels = sizes["tracked"] + sizes["untracked"] + datapack.dir_bytes(pack)
         lines.append(f"travels: {travels / MiB:.2f} MiB of {budget.carry_mib:g} (pack built {info['created']})"
                      + ("" if travels <= budget.carry_mib * MiB else
-                        "  OVER THE LIMIT: rebuild the pack (python -m gpu.datapack build)"))
+                        "  OVER THE LIMIT: run from the slim branch (python -m gpu.slim; git switch gpu-slim) and "
+                        "rebuild the pack (python -m gpu.datapack build)"))
     except FileNotFoundError as err:
         lines.append(f"no pack yet: {err}")
     return "\n".join(lines)
 
 
 def _git_commit() -> str:
+    """HEAD's code commit, short; on the slim branch (gpu.slim) its source commit, the one main's history keeps."""
+    from gpu.slim import source_commit
+
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        return source_commit(ROOT)[:12]
+    except (OSError, RuntimeError):
         return "unknown"
 
 

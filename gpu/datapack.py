@@ -158,8 +158,8 @@ def choose_quality(sample: Sequence[np.ndarray], n_total: int, max_bytes: int) -
         if per_face * n_total * 1.02 <= max_bytes:  # 2% margin for the projection
             return q
     raise ValueError(f"even WebP quality {TRAIN_QUALITIES[-1]} does not fit {n_total} faces into "
-                     f"{max_bytes / MiB:.1f} MiB: free travel space (see `python -m gpu.datapack info`) or lower "
-                     "--reserve-mib")
+                     f"{max_bytes / MiB:.1f} MiB: free travel space (`python -m gpu.slim`, then `git switch gpu-slim`, "
+                     "leaves the committed weights behind; see `python -m gpu.datapack info`) or lower --reserve-mib")
 
 
 def fetch_wheels(dest: Path, specs: Sequence[str] = WHEELS) -> list[Path]:
