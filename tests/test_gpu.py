@@ -220,7 +220,7 @@ def test_unpack_writes_weights_results_figures_and_readme(returned, tmp_path):
     assert "| generator_32 |" in check and "| gan_32 |" in check
     readme = (tmp_path / "README.md").read_text()
     assert "not run yet" not in readme and readme.endswith("rest\n")
-    for label in ("generator_32", "gated_32", "context_encoder_32", "OpenCV telea", "OpenCV ns"):
+    for label in ("generator_32", "gated_32", "context_encoder_32", "gmcnn_32", "OpenCV telea", "OpenCV ns"):
         assert f"| {label} |" in readme
     assert "[fp32]" not in readme.split("fp16 weights against")[0]  # the checkpoints only in the fp16 check
     assert "| 1 | " in readme  # the flagship's per-epoch table
