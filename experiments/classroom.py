@@ -7,6 +7,7 @@
                                                           # and 168 CelebA-HQ sample cases, at 64x64
     python experiments/classroom.py evaluate --add --models gmcnn   # a new model alone, added to those tables
     python experiments/classroom.py report                # manifests' results, summary.md, figures/classroom_*
+    python experiments/classroom.py report --readme       # ... and summary.md's tables into README.md
 
 The recipe of every classroom model: all 21,708 UTKFace training faces (the committed split) at 64x64, batch
 16, holes mixed from rectangles, DeepFill v2 strokes and the NVIDIA irregular masks (a bank of 8,192 drawn
@@ -448,6 +449,52 @@ def report(results: Path = RESULTS, figures_dir: Path = REPO_ROOT / "figures") -
     return path
 
 
+#: The README section that shows the whole-protocol tables, up to the next section, and the summary.md sections
+#: (by their title's first words) whose table it copies, in the README's order.
+README_SECTION = ("### Results: the whole protocol at 64x64", "### Earlier: five models at an equal, tiny budget")
+README_TABLES = ("Hole PSNR", "VGG19 perceptual", "Realism: KID", "Realism: FID", "Cross-dataset")
+
+
+def markdown_tables(text: str) -> list[str]:
+    """The markdown tables of ``text`` (runs of lines starting with ``|``), in order."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append("\n".join(current))
+            current = []
+    return tables
+
+
+def readme_tables(summary: Path, readme: Path) -> Path:
+    """Copy the tables of ``summary`` (what ``report`` wrote) over the README's tables of the same results, one by
+    one and in place: the README's prose around them is kept, its numbers are the report's."""
+    sections = {}
+    for block in summary.read_text(encoding="utf-8").split("\n## ")[1:]:
+        found = markdown_tables(block)
+        if found:
+            sections[block.splitlines()[0]] = found[0]
+    new = []
+    for start in README_TABLES:
+        match = [table for title, table in sections.items() if title.startswith(start)]
+        if len(match) != 1:
+            raise ValueError(f"{summary} has {len(match)} sections titled {start!r}...: rerun the report")
+        new.append(match[0])
+    text = readme.read_text(encoding="utf-8")
+    try:
+        a, b = text.index(README_SECTION[0]), text.index(README_SECTION[1])
+    except ValueError:
+        raise ValueError(f"{readme} has no section {README_SECTION[0]!r} followed by {README_SECTION[1]!r}") from None
+    section, old = text[a:b], markdown_tables(text[a:b])
+    if len(old) != len(new):
+        raise ValueError(f"the README's results section holds {len(old)} tables, the report {len(new)}")
+    for before, after in zip(old, new):
+        section = section.replace(before, after, 1)
+    readme.write_text(text[:a] + section + text[b:], encoding="utf-8")
+    return readme
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -477,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.choices[name].add_argument("--runs", type=Path, default=PILOT_RUNS, help="the pilot's runs folder")
     rep = sub.add_parser("report")
     rep.add_argument("--figures", type=Path, default=REPO_ROOT / "figures", help="figures folder (default: %(default)s)")
+    rep.add_argument("--readme", action="store_true", help="also copy summary.md's tables into README.md's results")
     for p in (ev, rep):
         p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default: %(default)s)")
     ex.add_argument("--runs", type=Path, default=RUNS, help="folder of the training runs (default: %(default)s)")
@@ -517,7 +565,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit("no classroom weights in weights/: export a trained model first (see --help)")
         evaluate(names, args.results, args.per_bin, add=args.add)
     else:
-        print(report(args.results, args.figures).read_text(encoding="utf-8"))
+        summary = report(args.results, args.figures)
+        print(summary.read_text(encoding="utf-8"))
+        if args.readme:
+            try:
+                print(f"wrote the tables of {readme_tables(summary, REPO_ROOT / 'README.md')}")
+            except ValueError as err:
+                sys.exit(f"error: {err}")
     return 0
 
 

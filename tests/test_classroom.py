@@ -173,3 +173,34 @@ def test_train_stage_becomes_the_training_process(classroom, tmp_path, monkeypat
     assert calls[0] == ("chdir", ROOT)
     path, argv = calls[1]
     assert path == argv[0] and argv == classroom.train_command("gmcnn") and "--resume" in argv
+
+
+def test_readme_results_tables_are_the_committed_summary(classroom, tmp_path):
+    """``report --readme`` on the committed summary.md changes nothing in the committed README: its five
+    whole-protocol tables are the report's, number for number."""
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    classroom.readme_tables(ROOT / "results" / "classroom-64" / "summary.md", readme)
+    assert readme.read_text(encoding="utf-8") == (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_tables_replaces_the_tables_and_keeps_the_prose(classroom, tmp_path):
+    start, end = classroom.README_SECTION
+    titles = ["Hole PSNR (dB)", "VGG19 perceptual distance", "Realism: KID (x)", "Realism: FID (y)", "Identity",
+              "Cross-dataset: CelebA"]
+    summary = tmp_path / "summary.md"
+    summary.write_text("# S\n\n" + "\n\n".join(f"## {t}\n\n| method | a |\n| --- | ---: |\n| m | {i}.5 |"
+                                               for i, t in enumerate(titles)) + "\n", encoding="utf-8")
+    old = "\n\n".join(f"prose {i}\n\n| method | a |\n| --- | ---: |\n| m | old {i} |" for i in range(5))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# R\n\n| keep | me |\n\n{start}\n\n{old}\n\nafter\n\n{end}\n\n| keep | too |\n", encoding="utf-8")
+    text = classroom.readme_tables(summary, readme).read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if line.startswith("| m |")] == \
+        ["| m | 0.5 |", "| m | 1.5 |", "| m | 2.5 |", "| m | 3.5 |", "| m | 5.5 |"]    # identity's table is not shown
+    assert "| keep | me |" in text and "| keep | too |" in text and "prose 4" in text and "after" in text
+    readme.write_text(f"# R\n\n{start}\n\n| only | one |\n\n{end}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds 1 tables, the report 5"):
+        classroom.readme_tables(summary, readme)
+    summary.write_text("# S\n\n## Hole PSNR\n\n| a |\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="0 sections titled 'VGG19 perceptual'"):
+        classroom.readme_tables(summary, readme)
