@@ -293,6 +293,22 @@ def test_committed_weights_describe_themselves():
     assert w.headline()["center 25%"]["n"] > 0
 
 
+def test_committed_weights_folder_keeps_the_repository_limits():
+    """weights/ holds only what its manifests list, every file at most 15 MiB and at most 120 MB in all (the
+    project's rule for what git carries), and each listed file has the size its manifest records."""
+    from facelib.pretrained import MAX_FILE_BYTES
+
+    folder = Path(__file__).resolve().parents[1] / "weights"
+    listed = {}
+    for manifest_path in sorted(folder.glob("*.json")):
+        for f in json.loads(manifest_path.read_text())["files"]:
+            listed[f["path"]] = f["bytes"]
+    tensors = {p.name: p.stat().st_size for p in folder.glob("*.safetensors")}
+    assert tensors == listed, f"weights/ and its manifests disagree: {sorted(set(tensors) ^ set(listed))}"
+    assert max(tensors.values()) <= MAX_FILE_BYTES
+    assert sum(tensors.values()) <= 120_000_000, f"weights/ holds {sum(tensors.values()) / 1e6:.1f} MB"
+
+
 def _readme_rows(heading: str) -> tuple[list[str], dict[str, list[str]]]:
     """The header groups and the rows ``{method: cells}`` of the first README table after ``heading``."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
