@@ -299,10 +299,7 @@ def test_committed_weights_folder_keeps_the_repository_limits():
     from facelib.pretrained import MAX_FILE_BYTES
 
     folder = Path(__file__).resolve().parents[1] / "weights"
-    listed = {}
-    for manifest_path in sorted(folder.glob("*.json")):
-        for f in json.loads(manifest_path.read_text())["files"]:
-            listed[f["path"]] = f["bytes"]
+    listed = {f["path"]: f["bytes"] for manifest in available_weights(folder).values() for f in manifest["files"]}
     tensors = {p.name: p.stat().st_size for p in folder.glob("*.safetensors")}
     assert tensors == listed, f"weights/ and its manifests disagree: {sorted(set(tensors) ^ set(listed))}"
     assert max(tensors.values()) <= MAX_FILE_BYTES
